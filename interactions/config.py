@@ -1,0 +1,119 @@
+"""Settings, read from the environment once at start and validated then.
+
+Every setting has an embedded default, so that a fresh checkout runs on SQLite, an
+embedded broker and the local Microsoft simulator with no configuration at all.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: The application (client) id the demo registration uses; real deployments set theirs.
+DEMO_CLIENT_ID = "5f0c2a3e-7b1d-4c8e-9a6f-2d4b8e1c0a71"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance_path: Path
+    database_url: str
+    broker_url: str
+    result_backend: str
+    #: Scheme and host of the identity provider: Entra ID, or the local simulator.
+    authority_host: str
+    #: A CA bundle to trust when talking to Microsoft; None means the system's.
+    microsoft_ca_bundle: str | None
+    graph_url: str
+    client_id: str
+    #: The delegated scope the add-in and the admin page ask for on our own API.
+    api_scope_name: str = "access_as_user"
+    #: Seconds of clock skew tolerated when checking a token's times.
+    token_leeway_seconds: int = 120
+    web_port: int = 3000
+    simulator_port: int = 3001
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def api_audiences(self) -> tuple[str, ...]:
+        """What a token's ``aud`` may be: the client id, or its application id URI."""
+        return (self.client_id, f"api://{self.client_id}")
+
+    @property
+    def api_scope(self) -> str:
+        return f"api://{self.client_id}/{self.api_scope_name}"
+
+    def authority(self, tenant_id: str) -> str:
+        return f"{self.authority_host}/{tenant_id}"
+
+    def issuer(self, tenant_id: str) -> str:
+        return f"{self.authority_host}/{tenant_id}/v2.0"
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read and check the settings; raise ConfigError naming the first bad one."""
+    env = dict(os.environ if environ is None else environ)
+    instance_path = Path(env.get("INSTANCE_PATH") or PROJECT_ROOT / "instance").resolve()
+    simulator_port = _port(env, "SIMULATOR_PORT", 3001)
+    authority_host = env.get("ENTRA_AUTHORITY_HOST") or f"https://localhost:{simulator_port}"
+    broker_url = env.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{instance_path}/broker.sqlite"
+
+    settings = Settings(
+        instance_path=instance_path,
+        database_url=env.get("DATABASE_URL")
+        or f"sqlite:///{instance_path}/interactions.sqlite",
+        broker_url=broker_url,
+        result_backend=env.get("CELERY_RESULT_BACKEND") or _result_backend(broker_url),
+        authority_host=authority_host.rstrip("/"),
+        microsoft_ca_bundle=env.get("MICROSOFT_CA_BUNDLE") or None,
+        graph_url=(env.get("GRAPH_URL") or f"{authority_host}/v1.0").rstrip("/"),
+        client_id=env.get("API_CLIENT_ID") or DEMO_CLIENT_ID,
+        web_port=_port(env, "WEB_PORT", 3000),
+        simulator_port=simulator_port,
+    )
+    _check(settings)
+
+    return settings
+
+
+def _result_backend(broker_url: str) -> str:
+    if broker_url.startswith(("redis://", "rediss://")):
+        return broker_url
+
+    if broker_url.startswith("sqla+"):
+        return "db+" + broker_url.removeprefix("sqla+").replace("broker", "results")
+
+    return "rpc://"
+
+
+def _port(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ConfigError(f"{name} must be a port number, not {raw!r}.")
+
+    return int(raw)
+
+
+def _check(settings: Settings) -> None:
+    if urlsplit(settings.authority_host).scheme != "https":
+        raise ConfigError("ENTRA_AUTHORITY_HOST must be an https URL.")
+
+    if not settings.database_url.startswith(("sqlite", "postgresql")):
+        raise ConfigError("DATABASE_URL must be a sqlite:// or postgresql:// URL.")
+
+    bundle = settings.microsoft_ca_bundle
+    if bundle is not None and not Path(bundle).is_file():
+        raise ConfigError(f"MICROSOFT_CA_BUNDLE names no file: {bundle}.")

@@ -1,0 +1,59 @@
+"""The models, one module per aggregate; importing this package registers them all."""
+
+from interactions.models.audit import AuditEvent
+from interactions.models.client import Client, Plan, Project
+from interactions.models.contact import Contact, ContactEmail, ContactRole
+from interactions.models.firm import (
+    INTERACTION_TIERS,
+    Firm,
+    Right,
+    SecurityGroup,
+    SecurityGroupRight,
+    Tier,
+    User,
+)
+from interactions.models.interaction import (
+    LINKABLE,
+    SALESPITCH,
+    Interaction,
+    Link,
+    Participant,
+    RecordType,
+    Source,
+)
+from interactions.models.interaction_type import (
+    SYSTEM_BASE_NAMES,
+    BaseName,
+    InteractionType,
+)
+from interactions.models.salespitch import Opportunity, Proposal, Prospect
+
+__all__ = [
+    "INTERACTION_TIERS",
+    "LINKABLE",
+    "SALESPITCH",
+    "SYSTEM_BASE_NAMES",
+    "AuditEvent",
+    "BaseName",
+    "Client",
+    "Contact",
+    "ContactEmail",
+    "ContactRole",
+    "Firm",
+    "Interaction",
+    "InteractionType",
+    "Link",
+    "Opportunity",
+    "Participant",
+    "Plan",
+    "Project",
+    "Proposal",
+    "Prospect",
+    "RecordType",
+    "Right",
+    "SecurityGroup",
+    "SecurityGroupRight",
+    "Source",
+    "Tier",
+    "User",
+]
