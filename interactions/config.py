@@ -63,10 +63,16 @@ class Settings:
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read and check the settings; raise ConfigError naming the first bad one."""
     env = dict(os.environ if environ is None else environ)
-    instance_path = Path(env.get("INSTANCE_PATH") or PROJECT_ROOT / "instance").resolve()
+    instance_path = Path(
+        env.get("INSTANCE_PATH") or PROJECT_ROOT / "instance"
+    ).resolve()
     simulator_port = _port(env, "SIMULATOR_PORT", 3001)
-    authority_host = env.get("ENTRA_AUTHORITY_HOST") or f"https://localhost:{simulator_port}"
-    broker_url = env.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{instance_path}/broker.sqlite"
+    authority_host = (
+        env.get("ENTRA_AUTHORITY_HOST") or f"https://localhost:{simulator_port}"
+    )
+    broker_url = (
+        env.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{instance_path}/broker.sqlite"
+    )
 
     settings = Settings(
         instance_path=instance_path,

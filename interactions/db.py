@@ -34,7 +34,9 @@ def make_engine(database_url: str, **options: Any) -> Engine:
         return create_engine(database_url, **options)
 
     engine = create_engine(
-        database_url, connect_args={"timeout": 30, "check_same_thread": False}, **options
+        database_url,
+        connect_args={"timeout": 30, "check_same_thread": False},
+        **options,
     )
     event.listen(engine, "connect", _configure_sqlite)
     event.listen(engine, "begin", _begin_sqlite)

@@ -30,7 +30,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
 
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        moment: datetime = value
+        return (
+            moment.replace(tzinfo=UTC)
+            if moment.tzinfo is None
+            else moment.astimezone(UTC)
+        )
 
 
 def str_enum(enum_class: type[enum.Enum], length: int = 32) -> Enum:

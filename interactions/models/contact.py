@@ -37,13 +37,15 @@ class ContactEmail(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     firm_id: Mapped[int] = mapped_column(ForeignKey("firm.id"))
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contact.id", ondelete="CASCADE")
+    )
     #: Stored lower-cased, so that matching is exact and uses the index.
     address: Mapped[str] = mapped_column(String(320))
 
 
 class ContactRole(Base):
-    """A contact's role (Trustee, Payroll, Advisor...) at a client or one of its plans."""
+    """A contact's role (Trustee, Payroll...) at a client or one of its plans."""
 
     __tablename__ = "contact_role"
     __table_args__ = (

@@ -28,6 +28,7 @@ class Right(enum.StrEnum):
     DELETE_INTERACTION = "Delete Interaction"
     MAINTAIN_LIST_VALUES = "Maintain List Values"
     ADMINISTER_USERS = "Administer Users"
+    DELETE_CONTACT = "Delete Contact"
 
 
 class Firm(Base):

@@ -54,7 +54,9 @@ LINKABLE = frozenset(
 )
 
 #: The records that belong to the SalesPitch add-on.
-SALESPITCH = frozenset({RecordType.OPPORTUNITY, RecordType.PROPOSAL, RecordType.PROSPECT})
+SALESPITCH = frozenset(
+    {RecordType.OPPORTUNITY, RecordType.PROPOSAL, RecordType.PROSPECT}
+)
 
 
 class Interaction(Base):

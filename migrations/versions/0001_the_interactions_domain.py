@@ -188,7 +188,7 @@ def upgrade() -> None:
 
     op.create_table('security_group_right',
     sa.Column('security_group_id', sa.Integer(), nullable=False),
-    sa.Column('right', sa.Enum('Add/Edit Interaction', 'Delete Interaction', 'Maintain List Values', 'Administer Users', name='right', native_enum=False, length=32), nullable=False),
+    sa.Column('right', sa.Enum('Add/Edit Interaction', 'Delete Interaction', 'Maintain List Values', 'Administer Users', 'Delete Contact', name='right', native_enum=False, length=32), nullable=False),
     sa.ForeignKeyConstraint(['security_group_id'], ['security_group.id'], name=op.f('fk_security_group_right_security_group_id_security_group'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('security_group_id', 'right', name=op.f('pk_security_group_right'))
     )

@@ -1,0 +1,50 @@
+"""Domain errors. Each carries a short sentence a person can act on.
+
+The web layer turns them into the API's one error shape; the status says what kind
+of problem it is.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class Unauthenticated(DomainError):
+    status = 401
+    code = "unauthenticated"
+
+
+class Forbidden(DomainError):
+    """The caller is known but may not do this: a missing right, tier or add-on."""
+
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    """No such record in the caller's firm. Another firm's records are not found too."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The request breaks a rule given the record's current state."""
+
+    status = 409
+    code = "conflict"
+
+
+class Invalid(DomainError):
+    """A field is missing or malformed; ``field`` names it."""
+
+    status = 422
+    code = "invalid"

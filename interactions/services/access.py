@@ -1,0 +1,96 @@
+"""Who is acting, and what they may do: rights, tier, add-ons and firm ownership."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from interactions.db import Base
+from interactions.errors import Forbidden, NotFound, Unauthenticated
+from interactions.models import SALESPITCH, Firm, RecordType, Right, User
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The signed-in user, as every service sees them."""
+
+    user_id: int
+    firm_id: int
+    name: str
+    has_interactions: bool
+    has_salespitch: bool
+    rights: frozenset[Right]
+
+    @classmethod
+    def of(cls, user: User) -> Actor:
+        return cls(
+            user_id=user.id,
+            firm_id=user.firm_id,
+            name=user.name,
+            has_interactions=user.firm.has_interactions,
+            has_salespitch=user.firm.has_salespitch,
+            rights=user.rights,
+        )
+
+
+def actor_for(session: Session, tenant_id: str, object_id: str) -> Actor:
+    """The actor behind a validated token's (tid, oid)."""
+    user = session.scalar(
+        select(User)
+        .join(Firm)
+        .where(Firm.entra_tenant_id == tenant_id, User.entra_object_id == object_id)
+    )
+    if user is None or not user.is_active:
+        raise Unauthenticated(
+            "Your account is not set up in Interactions; ask your firm's administrator."
+        )
+
+    return Actor.of(user)
+
+
+def is_registered_tenant(session: Session, tenant_id: str) -> bool:
+    return (
+        session.scalar(select(Firm.id).where(Firm.entra_tenant_id == tenant_id))
+        is not None
+    )
+
+
+def require_interactions(actor: Actor) -> None:
+    if not actor.has_interactions:
+        raise Forbidden(
+            "Interactions are part of the Team, Premium and Business tiers; "
+            "ask your administrator to upgrade."
+        )
+
+
+def require_right(actor: Actor, right: Right) -> None:
+    require_interactions(actor)
+    if right not in actor.rights:
+        raise Forbidden(f"You need the {right.value} right to do this.")
+
+
+def require_record_type(actor: Actor, record_type: RecordType) -> None:
+    if record_type in SALESPITCH and not actor.has_salespitch:
+        raise Forbidden(
+            f"{record_type.value.capitalize()} records need the SalesPitch add-on."
+        )
+
+
+def get_owned(
+    session: Session, model: type[ModelT], record_id: int, actor: Actor
+) -> ModelT:
+    """The record with this id in the actor's firm; anything else is not found."""
+    record = session.get(model, record_id)
+    if record is None or getattr(record, "firm_id", None) != actor.firm_id:
+        raise NotFound(f"No {_label(model)} has the id {record_id}.")
+
+    return record
+
+
+def _label(model: type[Base]) -> str:
+    return str(model.__tablename__).replace("_", " ")

@@ -1,0 +1,447 @@
+"""Shared fixtures: a migrated database, the simulator over HTTPS, tokens, factories.
+
+Runs on SQLite by default, and on PostgreSQL when DATABASE_URL names one. Each test
+runs inside a transaction that is rolled back; the firms and users every test needs
+are committed once per session. Nothing may leave this machine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, make_url, text
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.serving import BaseWSGIServer, make_server
+
+import simulator
+from interactions.config import DEMO_CLIENT_ID, Settings, load_settings
+from interactions.db import make_engine
+from interactions.migrate import upgrade
+from interactions.models import (
+    Client,
+    Contact,
+    ContactEmail,
+    ContactRole,
+    Interaction,
+    InteractionType,
+    Link,
+    Plan,
+    RecordType,
+    Right,
+    Tier,
+    User,
+)
+from interactions.services.access import Actor
+from interactions.services.firms import add_user, register_firm
+from simulator.client import sign_in
+from simulator.directory import ALL_RIGHTS, Directory, DirectoryUser, Tenant
+from web import build_runtime, create_app
+from web.context import Runtime
+from web.devcert import LocalTLS, ensure_local_tls
+
+# -- no network beyond this machine ---------------------------------------------------
+
+
+def _is_local(address: Any) -> bool:
+    if isinstance(address, str | bytes):  # a Unix socket path
+        return True
+
+    host = address[0]
+    if host == "localhost":
+        return True
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True, scope="session")
+def forbid_outbound_network() -> Iterator[None]:
+    original = socket.socket.connect
+
+    def connect(self: socket.socket, address: Any) -> Any:
+        if not _is_local(address):
+            raise OSError(f"Tests may not reach the network: {address!r}")
+        return original(self, address)
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    yield
+    socket.socket.connect = original  # type: ignore[method-assign]
+
+
+# -- the simulator and settings --------------------------------------------------
+
+
+def _tenant(name: str, tier: str, salespitch: bool) -> Tenant:
+    return Tenant(str(uuid.uuid5(uuid.NAMESPACE_DNS, name)), name, tier, salespitch)
+
+
+ACME = _tenant("Acme Pensions", "Business", True)
+BRIGHT = _tenant("Bright Benefits", "Team", False)
+TRACKER = _tenant("Tracker Only Co", "Track", False)
+
+
+def _user(tenant: Tenant, handle: str, *rights: str) -> DirectoryUser:
+    email = f"{handle}@{tenant.firm_name.split()[0].lower()}.test"
+    object_id = str(uuid.uuid5(uuid.NAMESPACE_DNS, email))
+    return DirectoryUser(
+        tenant, object_id, email, handle.capitalize(), "secret", rights
+    )
+
+
+USERS = {
+    "admin": _user(ACME, "admin", *ALL_RIGHTS),
+    "editor": _user(ACME, "editor", "Add/Edit Interaction"),
+    "deleter": _user(ACME, "deleter", "Delete Interaction"),
+    "reader": _user(ACME, "reader"),
+    "other": _user(BRIGHT, "other", *ALL_RIGHTS),
+    "tracker": _user(TRACKER, "tracker", *ALL_RIGHTS),
+}
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> LocalTLS:
+    return ensure_local_tls(tmp_path_factory.mktemp("tls"))
+
+
+@dataclass
+class RunningSimulator:
+    url: str
+    app: Flask
+    server: BaseWSGIServer
+
+    @property
+    def entra(self) -> simulator.entra.Entra:
+        value: simulator.entra.Entra = self.app.extensions["entra"]
+        return value
+
+
+@pytest.fixture(scope="session")
+def running_simulator(tls: LocalTLS) -> Iterator[RunningSimulator]:
+    server = make_server(
+        "127.0.0.1",
+        0,
+        simulator.create_app(
+            "https://placeholder", DEMO_CLIENT_ID, Directory(list(USERS.values()))
+        ),
+        threaded=True,
+        ssl_context=(str(tls.cert_path), str(tls.key_path)),
+    )
+    url = f"https://127.0.0.1:{server.server_port}"
+    app = server.app
+    app.extensions["entra"].base_url = url
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield RunningSimulator(url, app, server)
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def settings(
+    tmp_path_factory: pytest.TempPathFactory,
+    running_simulator: RunningSimulator,
+    tls: LocalTLS,
+) -> Settings:
+    instance = tmp_path_factory.mktemp("instance")
+    environ = {
+        "INSTANCE_PATH": str(instance),
+        "ENTRA_AUTHORITY_HOST": running_simulator.url,
+        "MICROSOFT_CA_BUNDLE": str(tls.ca_path),
+        "DATABASE_URL": _test_database_url(instance),
+    }
+    return load_settings(environ)
+
+
+def _test_database_url(instance: Path) -> str:
+    configured = load_settings().database_url
+    if configured.startswith("postgresql"):
+        url = make_url(configured)
+        return url.set(database=f"{url.database}_test").render_as_string(
+            hide_password=False
+        )
+
+    return f"sqlite:///{instance}/test.sqlite"
+
+
+# -- the database ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class World:
+    """The firms and users every test can count on, committed once."""
+
+    firm_ids: dict[str, int]
+    users: dict[str, User]
+    actors: dict[str, Actor]
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Iterator[Engine]:
+    if settings.database_url.startswith("postgresql"):
+        _recreate_postgres_database(settings.database_url)
+
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _recreate_postgres_database(database_url: str) -> None:
+    url = make_url(database_url)
+    admin = make_engine(
+        url.set(database="postgres").render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+    )
+    with admin.connect() as connection:
+        connection.execute(
+            text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+        )
+        connection.execute(text(f'CREATE DATABASE "{url.database}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def world(engine: Engine) -> World:
+    firm_ids: dict[str, int] = {}
+    users: dict[str, User] = {}
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        firms = {}
+        for tenant in (ACME, BRIGHT, TRACKER):
+            firm = register_firm(
+                session,
+                tenant.firm_name,
+                Tier(tenant.tier),
+                tenant.has_salespitch,
+                tenant.tenant_id,
+            )
+            firms[tenant.tenant_id] = firm
+            firm_ids[tenant.firm_name] = firm.id
+        for handle, entry in USERS.items():
+            users[handle] = add_user(
+                session,
+                firms[entry.tenant.tenant_id],
+                entry.object_id,
+                entry.email,
+                entry.name,
+                [Right(right) for right in entry.rights],
+            )
+        actors = {handle: Actor.of(user) for handle, user in users.items()}
+
+    return World(firm_ids, users, actors)
+
+
+@pytest.fixture
+def db(engine: Engine, world: World) -> Iterator[Session]:
+    """A session whose every commit is undone when the test ends."""
+    connection = engine.connect()
+    transaction = connection.begin()
+    session = Session(
+        bind=connection,
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+    )
+    yield session
+    session.close()
+    transaction.rollback()
+    connection.close()
+
+
+# -- the app and tokens ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def base_runtime(settings: Settings, engine: Engine) -> Runtime:
+    return build_runtime(settings)
+
+
+@pytest.fixture
+def app(base_runtime: Runtime, db: Session) -> Flask:
+    bound = sessionmaker(
+        bind=db.connection(),
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+    )
+    runtime = Runtime(
+        base_runtime.settings, base_runtime.engine, bound, base_runtime.validator
+    )
+    return create_app(runtime)
+
+
+@pytest.fixture(scope="session")
+def tokens(running_simulator: RunningSimulator, tls: LocalTLS) -> TokenSource:
+    return TokenSource(running_simulator.url, str(tls.ca_path))
+
+
+class TokenSource:
+    """Access tokens for our API, from the simulator through MSAL's password grant."""
+
+    def __init__(self, authority_host: str, ca_path: str) -> None:
+        self.authority_host = authority_host
+        self.ca_path = ca_path
+        self._tokens: dict[str, str] = {}
+
+    def __call__(self, handle: str) -> str:
+        if handle not in self._tokens:
+            self._tokens[handle] = self.acquire(USERS[handle])
+
+        return self._tokens[handle]
+
+    def acquire(self, user: DirectoryUser) -> str:
+        result = sign_in(
+            self.authority_host,
+            user.tenant.tenant_id,
+            DEMO_CLIENT_ID,
+            user.email,
+            user.password,
+            [f"api://{DEMO_CLIENT_ID}/access_as_user"],
+            self.ca_path,
+        )
+        assert "access_token" in result, result
+        token: str = result["access_token"]
+        return token
+
+
+class ApiClient:
+    """The Flask test client, speaking JSON with a user's token."""
+
+    def __init__(self, client: FlaskClient, tokens: TokenSource) -> None:
+        self.client = client
+        self.tokens = tokens
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        as_: str = "admin",
+        json: Any = None,
+        token: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        headers = {"Authorization": f"Bearer {token or self.tokens(as_)}"}
+        response = self.client.open(
+            path, method=method, json=json, headers=headers, **kwargs
+        )
+        return response
+
+    def get(self, path: str, as_: str = "admin", **kwargs: Any) -> Any:
+        return self.call("GET", path, as_, **kwargs)
+
+    def post(self, path: str, json: Any, as_: str = "admin") -> Any:
+        return self.call("POST", path, as_, json=json)
+
+    def patch(self, path: str, json: Any, as_: str = "admin") -> Any:
+        return self.call("PATCH", path, as_, json=json)
+
+    def delete(self, path: str, as_: str = "admin", **kwargs: Any) -> Any:
+        return self.call("DELETE", path, as_, **kwargs)
+
+
+@pytest.fixture
+def api(app: Flask, tokens: TokenSource) -> ApiClient:
+    return ApiClient(app.test_client(), tokens)
+
+
+# -- factories -------------------------------------------------------------------------
+
+
+class Factory:
+    """Makes CRM records and interactions in a firm, straight through the ORM."""
+
+    def __init__(self, session: Session, world: World) -> None:
+        self.session = session
+        self.world = world
+
+    def firm_id(self, firm: str = "Acme Pensions") -> int:
+        return self.world.firm_ids[firm]
+
+    def client(
+        self, name: str = "Northwind Traders", firm: str = "Acme Pensions"
+    ) -> Client:
+        return self._add(Client(firm_id=self.firm_id(firm), name=name))
+
+    def plan(self, client: Client, name: str = "Northwind 401(k) Plan") -> Plan:
+        return self._add(Plan(firm_id=client.firm_id, client_id=client.id, name=name))
+
+    def contact(
+        self,
+        last_name: str = "Rivera",
+        first_name: str = "Dana",
+        emails: tuple[str, ...] = (),
+        client: Client | None = None,
+        plan: Plan | None = None,
+        firm: str = "Acme Pensions",
+    ) -> Contact:
+        firm_id = self.firm_id(firm)
+        contact = Contact(
+            firm_id=firm_id,
+            first_name=first_name,
+            last_name=last_name,
+            emails=[ContactEmail(firm_id=firm_id, address=e.lower()) for e in emails],
+        )
+        if client is not None:
+            contact.roles.append(
+                ContactRole(firm_id=firm_id, client_id=client.id, role="Trustee")
+            )
+        if plan is not None:
+            contact.roles.append(
+                ContactRole(firm_id=firm_id, plan_id=plan.id, role="Payroll")
+            )
+        return self._add(contact)
+
+    def type(
+        self, base_name: str = "Email", firm: str = "Acme Pensions"
+    ) -> InteractionType:
+        found = (
+            self.session.query(InteractionType)
+            .filter_by(firm_id=self.firm_id(firm), display_name=base_name)
+            .one()
+        )
+        return found
+
+    def interaction(
+        self,
+        *records: Any,
+        title: str = "Quarterly review",
+        days_ago: float = 1,
+        type_name: str = "Email",
+        firm: str = "Acme Pensions",
+    ) -> Interaction:
+        occurred_at = datetime.now(UTC) - timedelta(days=days_ago)
+        interaction = Interaction(
+            firm_id=self.firm_id(firm),
+            type=self.type(type_name, firm),
+            title=title,
+            occurred_at=occurred_at,
+        )
+        for record in records:
+            interaction.links.append(
+                Link(
+                    firm_id=interaction.firm_id,
+                    record_type=RecordType(type(record).__tablename__),
+                    record_id=record.id,
+                    occurred_at=occurred_at,
+                )
+            )
+        return self._add(interaction)
+
+    def _add(self, record: Any) -> Any:
+        self.session.add(record)
+        self.session.flush()
+        return record
+
+
+@pytest.fixture
+def make(db: Session, world: World) -> Factory:
+    return Factory(db, world)

@@ -1,0 +1,33 @@
+"""The JSON API under /api/v1: Bearer tokens only, one error shape."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, request
+
+from interactions.errors import Unauthenticated
+from interactions.services.access import actor_for
+from web.api.openapi import Api
+from web.context import db, runtime
+
+PREFIX = "/api/v1"
+
+blueprint = Blueprint("api", __name__, url_prefix=PREFIX)
+api = Api(blueprint, title="Interactions API", version="1")
+
+
+@blueprint.before_request
+def authenticate() -> None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or getattr(view, "public", False):
+        return
+
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Send an access token: Authorization: Bearer <token>.")
+
+    caller = runtime().validator.validate(token.strip())
+    g.actor = actor_for(db(), caller.tenant_id, caller.object_id)
+
+
+# The views register their operations on import.
+from web.api import contacts, interaction_types, interactions, me, spec  # noqa: E402, F401

@@ -1,0 +1,217 @@
+"""The API's request and response bodies. The OpenAPI document is made from these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+
+class ErrorDetail(Model):
+    code: str = Field(description="A stable code: not_found, forbidden, invalid...")
+    message: str = Field(description="A sentence a person can act on.")
+    field: str | None = Field(None, description="The field at fault, if one is.")
+
+
+class Error(Model):
+    error: ErrorDetail
+
+
+class FirmOut(Model):
+    id: int
+    name: str
+    tier: str
+    has_salespitch: bool
+    has_interactions: bool
+
+
+class UserOut(Model):
+    id: int
+    name: str
+    email: str
+
+
+class Me(Model):
+    user: UserOut
+    firm: FirmOut
+    rights: list[str]
+
+
+class InteractionTypeOut(Model):
+    id: int
+    base_name: str
+    display_name: str
+    description: str
+    is_active: bool
+    is_system: bool
+    roles: list[str]
+
+
+class InteractionTypeList(Model):
+    types: list[InteractionTypeOut]
+
+
+class InteractionTypeQuery(Model):
+    active: bool = Field(False, description="Only the active types, for pickers.")
+
+
+class InteractionTypeIn(Model):
+    base_name: str | None = None
+    display_name: str | None = None
+    description: str | None = None
+    is_active: bool | None = None
+    roles: list[str] | None = None
+
+
+class RecordIn(Model):
+    record_type: str = Field(
+        description="plan, contact, opportunity, proposal, prospect"
+    )
+    record_id: int
+
+
+class ParticipantIn(Model):
+    role: str
+    contact_id: int | None = None
+    user_id: int | None = None
+    address: str | None = Field(None, max_length=320)
+    display_name: str = Field("", max_length=300)
+
+
+class ParticipantOut(Model):
+    id: int
+    role: str
+    contact_id: int | None
+    user_id: int | None
+    address: str | None
+    display_name: str
+
+
+class LinkOut(Model):
+    record_type: str
+    record_id: int
+    name: str
+
+
+class InteractionIn(Model):
+    type_id: int | None = None
+    title: str | None = None
+    occurred_at: AwareDatetime | None = None
+    duration_minutes: int | None = None
+    body_text: str | None = Field(None, max_length=1_000_000)
+    body_html: str | None = Field(None, max_length=5_000_000)
+    links: list[RecordIn] = Field(default_factory=list, max_length=100)
+    participants: list[ParticipantIn] = Field(default_factory=list, max_length=1000)
+
+
+class InteractionPatch(Model):
+    type_id: int | None = None
+    title: str | None = None
+    occurred_at: AwareDatetime | None = None
+    duration_minutes: int | None = None
+    body_text: str | None = Field(None, max_length=1_000_000)
+    body_html: str | None = Field(None, max_length=5_000_000)
+
+
+class InteractionOut(Model):
+    id: int
+    type: InteractionTypeOut
+    title: str
+    occurred_at: datetime
+    duration_minutes: int | None
+    body_text: str
+    body_html: str
+    source: str
+    internet_message_id: str | None
+    conversation_id: str | None
+    attachments: list[dict[str, object]]
+    is_editable: bool
+    created_by_id: int | None
+    created_at: datetime
+    updated_by_id: int | None
+    updated_at: datetime
+    participants: list[ParticipantOut]
+    links: list[LinkOut]
+
+
+class GridQuery(Model):
+    record: str = Field(
+        description="The record whose tab to list, as type:id, e.g. plan:12.",
+        pattern=r"^[a-z]+:\d+$",
+    )
+    show_for_last: str | None = Field(
+        None, description="1m, 3m, 6m, 12m, 24m or all; 6m when not given."
+    )
+    limit: int = Field(50, ge=1, le=200)
+    before: str | None = Field(None, description="next_cursor of the previous page.")
+
+
+class GridParticipantOut(Model):
+    role: str
+    display_name: str
+    contact_id: int | None
+    address: str | None
+
+
+class GridRowOut(Model):
+    id: int
+    occurred_at: datetime
+    type_id: int
+    type_name: str
+    base_name: str
+    title: str
+    source: str
+    created_by: str
+    is_editable: bool
+    participants: list[GridParticipantOut]
+    links: list[LinkOut]
+
+
+class GridPageOut(Model):
+    record: str
+    show_for_last: str
+    interactions: list[GridRowOut]
+    next_cursor: str | None
+
+
+class LinkQuery(Model):
+    record_type: str
+    record_id: int
+
+
+class SearchQuery(Model):
+    types: str = Field(description="Comma-separated record types, e.g. plan,prospect.")
+    q: str = Field("", max_length=200)
+
+
+class SearchResultOut(Model):
+    record_type: str
+    record_id: int
+    name: str
+    detail: str
+
+
+class SearchResults(Model):
+    results: list[SearchResultOut]
+
+
+class MatchQuery(Model):
+    email: list[str] = Field(min_length=1, max_length=500)
+
+
+class ContactMatchOut(Model):
+    contact_id: int
+    name: str
+
+
+class AddressMatch(Model):
+    address: str
+    contacts: list[ContactMatchOut]
+
+
+class MatchResults(Model):
+    matches: list[AddressMatch]

@@ -1,0 +1,52 @@
+"""What a request reaches through Flask: the runtime, its session and its actor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, g
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from interactions.config import Settings
+from interactions.errors import Unauthenticated
+from interactions.microsoft.identity import TokenValidator
+from interactions.services.access import Actor
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The long-lived parts the app factory composes once."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    validator: TokenValidator
+
+
+def runtime() -> Runtime:
+    value: Runtime = current_app.extensions["interactions"]
+    return value
+
+
+def db() -> Session:
+    """The request's session; the request commits it once, at its end."""
+    if "db" not in g:
+        g.db = runtime().sessions()
+
+    session: Session = g.db
+    return session
+
+
+def close_db(error: BaseException | None = None) -> None:
+    session: Session | None = g.pop("db", None)
+    if session is not None:
+        session.close()
+
+
+def actor() -> Actor:
+    value: Actor | None = g.get("actor")
+    if value is None:
+        raise Unauthenticated("Sign in to use the API.")
+
+    return value

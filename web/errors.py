@@ -1,0 +1,54 @@
+"""One error shape for everything the API answers: {"error": {code, message, field}}."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from interactions.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+
+def error_response(
+    status: int, code: str, message: str, field: str | None = None
+) -> tuple[Response, int]:
+    detail: dict[str, str] = {"code": code, "message": message}
+    if field is not None:
+        detail["field"] = field
+
+    response = jsonify(error=detail)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+
+    return response, status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError) -> tuple[Response, int]:
+        if error.status in (401, 403):
+            log.info("refused %s %s: %s", request.method, request.path, error.message)
+        return error_response(error.status, error.code, error.message, error.field)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[Response, int]:
+        status = error.code or 500
+        code = (error.name or "error").lower().replace(" ", "_")
+        messages = {
+            404: "There is nothing at this address.",
+            405: f"{request.method} is not allowed here.",
+            413: "The request is too large.",
+        }
+        return error_response(
+            status, code, messages.get(status, error.description or "")
+        )
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[Response, int]:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(
+            500, "internal_error", "Something went wrong on our side; try again."
+        )
