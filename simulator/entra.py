@@ -11,6 +11,7 @@ import base64
 import json
 import secrets
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,8 @@ class Entra:
     client_id: str
     keys: KeyRing = field(default_factory=KeyRing)
     refresh_tokens: dict[str, Grant] = field(default_factory=dict)
+    #: How often each route was called, for tests that count round trips.
+    calls: Counter[str] = field(default_factory=Counter)
 
     def issuer(self, tenant_id: str) -> str:
         return f"{self.base_url}/{tenant_id}/v2.0"
@@ -102,6 +105,11 @@ class Entra:
             return GRAPH_AUDIENCE, graph_names
 
         return None
+
+
+@blueprint.before_request
+def count_call() -> None:
+    _entra().calls[request.endpoint or ""] += 1
 
 
 def _entra() -> Entra:

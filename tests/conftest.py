@@ -7,7 +7,9 @@ are committed once per session. Nothing may leave this machine.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import re
 import socket
 import threading
 import uuid
@@ -20,8 +22,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from openapi_schema_validator import OAS31Validator
 from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, make_server
 
 import simulator
@@ -36,7 +40,11 @@ from interactions.models import (
     Interaction,
     InteractionType,
     Link,
+    Opportunity,
     Plan,
+    Project,
+    Proposal,
+    Prospect,
     RecordType,
     Right,
     Tier,
@@ -46,7 +54,10 @@ from interactions.services.access import Actor
 from interactions.services.firms import add_user, register_firm
 from simulator.client import sign_in
 from simulator.directory import ALL_RIGHTS, Directory, DirectoryUser, Tenant
+from web import api as api_module
 from web import build_runtime, create_app
+from web.api.openapi import document
+from web.api.schemas import Error
 from web.context import Runtime
 from web.devcert import LocalTLS, ensure_local_tls
 
@@ -126,6 +137,10 @@ class RunningSimulator:
     def entra(self) -> simulator.entra.Entra:
         value: simulator.entra.Entra = self.app.extensions["entra"]
         return value
+
+    @property
+    def jwks_fetches(self) -> int:
+        return self.entra.calls["entra.keys"]
 
 
 @pytest.fixture(scope="session")
@@ -262,8 +277,10 @@ def db(engine: Engine, world: World) -> Iterator[Session]:
 
 
 @pytest.fixture(scope="session")
-def base_runtime(settings: Settings, engine: Engine) -> Runtime:
-    return build_runtime(settings)
+def base_runtime(settings: Settings, engine: Engine) -> Iterator[Runtime]:
+    runtime = build_runtime(settings)
+    yield runtime
+    runtime.engine.dispose()
 
 
 @pytest.fixture
@@ -314,11 +331,16 @@ class TokenSource:
 
 
 class ApiClient:
-    """The Flask test client, speaking JSON with a user's token."""
+    """The Flask test client, speaking JSON with a user's token.
+
+    Every answer is checked against the OpenAPI document: its status must be one the
+    operation documents, and its body must match the documented schema.
+    """
 
     def __init__(self, client: FlaskClient, tokens: TokenSource) -> None:
         self.client = client
         self.tokens = tokens
+        self.document = openapi_document()
 
     def call(
         self,
@@ -333,7 +355,26 @@ class ApiClient:
         response = self.client.open(
             path, method=method, json=json, headers=headers, **kwargs
         )
+        self.check_documented(method, path, response)
         return response
+
+    def check_documented(self, method: str, path: str, response: Any) -> None:
+        adapter = self.client.application.url_map.bind("localhost")
+        try:
+            rule, _ = adapter.match(path.split("?")[0], method, return_rule=True)
+        except HTTPException:
+            return  # not an operation: the error shape is checked where it matters
+
+        template = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        operation = self.document["paths"][template][method.lower()]
+        documented = operation["responses"].get(str(response.status_code))
+        assert documented, (
+            f"{method} {template} answered an undocumented {response.status_code}"
+        )
+        content = documented.get("content", {}).get("application/json")
+        if content is not None:
+            schema = content["schema"] | {"components": self.document["components"]}
+            OAS31Validator(schema).validate(response.json)
 
     def get(self, path: str, as_: str = "admin", **kwargs: Any) -> Any:
         return self.call("GET", path, as_, **kwargs)
@@ -346,6 +387,11 @@ class ApiClient:
 
     def delete(self, path: str, as_: str = "admin", **kwargs: Any) -> Any:
         return self.call("DELETE", path, as_, **kwargs)
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    return document(api_module.api, api_module.PREFIX, Error)
 
 
 @pytest.fixture
@@ -399,6 +445,24 @@ class Factory:
                 ContactRole(firm_id=firm_id, plan_id=plan.id, role="Payroll")
             )
         return self._add(contact)
+
+    def record(self, kind: str, name: str = "", firm: str = "Acme Pensions") -> Any:
+        """A record of any kind that has an Interactions tab."""
+        if kind == "client":
+            return self.client(name or "Northwind Traders", firm)
+        if kind == "plan":
+            return self.plan(self.client(firm=firm), name or "Northwind 401(k) Plan")
+        if kind == "project":
+            plan = self.plan(self.client(firm=firm))
+            return self._add(
+                Project(firm_id=plan.firm_id, plan_id=plan.id, name="Audit")
+            )
+        if kind == "contact":
+            return self.contact(firm=firm)
+        model = {"opportunity": Opportunity, "proposal": Proposal, "prospect": Prospect}
+        return self._add(
+            model[kind](firm_id=self.firm_id(firm), name=name or kind.title())
+        )
 
     def type(
         self, base_name: str = "Email", firm: str = "Acme Pensions"

@@ -93,6 +93,14 @@ class TokenValidator:
             )
         except jwt.ExpiredSignatureError as error:
             raise Unauthenticated("The access token has expired.") from error
+        except jwt.InvalidAudienceError as error:
+            raise Unauthenticated(
+                "The access token is not meant for this API."
+            ) from error
+        except jwt.InvalidIssuerError as error:
+            raise Unauthenticated(
+                "The access token was not issued by its tenant."
+            ) from error
         except jwt.PyJWTError as error:
             raise Unauthenticated(f"The access token is not valid: {error}.") from error
 
@@ -106,7 +114,7 @@ class TokenValidator:
             fetched_at, keys = self._jwks.get(tenant_id, (0.0, {}))
             age = time.monotonic() - fetched_at
             stale = age > JWKS_MAX_AGE_SECONDS
-            if stale or (kid not in keys and age > JWKS_REFETCH_SECONDS):
+            if stale or (kid not in keys and age >= JWKS_REFETCH_SECONDS):
                 keys = self._fetch_jwks(tenant_id)
                 self._jwks[tenant_id] = (time.monotonic(), keys)
 

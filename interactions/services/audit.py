@@ -19,8 +19,8 @@ def record(
     action: str,
     record_type: str,
     record_id: int,
+    details: dict[str, Any] | None = None,
     firm_id: int | None = None,
-    **details: Any,
 ) -> None:
     """Note that ``actor`` (None for the system) did ``action`` to a record."""
     firm = actor.firm_id if actor else firm_id
@@ -34,7 +34,7 @@ def record(
             action=action,
             record_type=record_type,
             record_id=record_id,
-            details=details,
+            details=details or {},
         )
     )
     log.info(

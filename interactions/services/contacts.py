@@ -93,4 +93,6 @@ def delete_contact(session: Session, actor: Actor, contact_id: int) -> None:
 
     session.delete(contact)
     session.flush()
-    audit.record(session, actor, "delete", "contact", contact_id, name=contact.name)
+    audit.record(
+        session, actor, "delete", "contact", contact_id, details={"name": contact.name}
+    )

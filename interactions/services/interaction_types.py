@@ -74,7 +74,7 @@ def create_type(session: Session, actor: Actor, fields: TypeFields) -> Interacti
         "create",
         "interaction_type",
         interaction_type.id,
-        display_name=interaction_type.display_name,
+        details={"display_name": interaction_type.display_name},
     )
 
     return interaction_type
@@ -96,8 +96,10 @@ def update_type(
         "update",
         "interaction_type",
         interaction_type.id,
-        display_name=interaction_type.display_name,
-        is_active=interaction_type.is_active,
+        details={
+            "display_name": interaction_type.display_name,
+            "is_active": interaction_type.is_active,
+        },
     )
 
     return interaction_type

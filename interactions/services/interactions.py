@@ -114,7 +114,7 @@ def create_interaction(
         "create",
         "interaction",
         interaction.id,
-        source=origin.source.value,
+        details={"source": origin.source.value},
     )
 
     return interaction
@@ -156,7 +156,12 @@ def update_interaction(
     interaction.updated_at = utcnow()
     session.flush()
     audit.record(
-        session, actor, "update", "interaction", interaction.id, fields=changed
+        session,
+        actor,
+        "update",
+        "interaction",
+        interaction.id,
+        details={"fields": changed},
     )
 
     return interaction
@@ -168,7 +173,12 @@ def delete_interaction(session: Session, actor: Actor, interaction_id: int) -> N
     session.delete(interaction)
     session.flush()
     audit.record(
-        session, actor, "delete", "interaction", interaction_id, title=interaction.title
+        session,
+        actor,
+        "delete",
+        "interaction",
+        interaction_id,
+        details={"title": interaction.title},
     )
 
 
@@ -185,7 +195,7 @@ def add_link(
     interaction.links.append(link)
     session.flush()
     audit.record(
-        session, actor, "link", "interaction", interaction.id, **_ref_details(ref)
+        session, actor, "link", "interaction", interaction.id, details=_ref_details(ref)
     )
 
     return link
@@ -202,7 +212,12 @@ def remove_link(
     interaction.links.remove(link)
     session.flush()
     audit.record(
-        session, actor, "unlink", "interaction", interaction.id, **_ref_details(ref)
+        session,
+        actor,
+        "unlink",
+        "interaction",
+        interaction.id,
+        details=_ref_details(ref),
     )
 
 
@@ -219,7 +234,7 @@ def add_participant(
         "add_participant",
         "interaction",
         interaction.id,
-        participant_id=participant.id,
+        details={"participant_id": participant.id},
     )
 
     return participant
@@ -245,7 +260,7 @@ def update_participant(
         "update_participant",
         "interaction",
         interaction.id,
-        participant_id=participant.id,
+        details={"participant_id": participant.id},
     )
 
     return participant
@@ -263,7 +278,7 @@ def delete_participant(
         "delete_participant",
         "interaction",
         interaction.id,
-        participant_id=participant_id,
+        details={"participant_id": participant_id},
     )
 
 

@@ -24,7 +24,12 @@ from interactions.models import (
     Prospect,
     RecordType,
 )
-from interactions.services.access import Actor, get_owned, require_record_type
+from interactions.services.access import (
+    Actor,
+    get_owned,
+    require_interactions,
+    require_record_type,
+)
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,7 @@ def search(
     session: Session, actor: Actor, types: list[RecordType], query: str
 ) -> list[RecordSummary]:
     """Records of the given kinds whose name contains ``query``, for linking."""
+    require_interactions(actor)
     for record_type in types:
         if record_type not in LINKABLE:
             raise Invalid(UNLINKABLE_ADVICE[record_type], "types")

@@ -1,0 +1,47 @@
+# The README's two commands: `make run` starts the product, `make test` proves it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+# The services the second test pass runs against; `make test` skips that pass when
+# they are not reachable, unless REQUIRE_SERVICES=1 (CI) makes their absence fail.
+TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/interactions
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: install run test lint typecheck bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+run: install
+	$(BIN)/python -m web.run
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/python -m pytest
+	@if $(BIN)/python -m tests.services "$(TEST_DATABASE_URL)" "$(TEST_BROKER_URL)"; then \
+		echo "== again on PostgreSQL and Redis"; \
+		DATABASE_URL="$(TEST_DATABASE_URL)" CELERY_BROKER_URL="$(TEST_BROKER_URL)" \
+			$(BIN)/python -m pytest; \
+	elif [ "$(REQUIRE_SERVICES)" = 1 ]; then \
+		echo "PostgreSQL and Redis are required (REQUIRE_SERVICES=1)"; exit 1; \
+	else \
+		echo "== PostgreSQL or Redis not reachable: their pass is skipped"; \
+	fi
+
+bench: install
+	$(BIN)/python bench/grid.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

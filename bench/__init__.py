@@ -1,0 +1,1 @@
+"""Benchmarks that need a real PostgreSQL: ``python -m bench.grid``."""

@@ -1,0 +1,44 @@
+"""Settings: embedded defaults, and clear errors for bad values."""
+
+from __future__ import annotations
+
+import pytest
+
+from interactions.config import ConfigError, load_settings
+
+
+def test_the_defaults_are_embedded() -> None:
+    settings = load_settings({"INSTANCE_PATH": "/srv/interactions"})
+
+    assert settings.database_url == "sqlite:////srv/interactions/interactions.sqlite"
+    assert settings.broker_url == "sqla+sqlite:////srv/interactions/broker.sqlite"
+    assert settings.result_backend == "db+sqlite:////srv/interactions/results.sqlite"
+    assert settings.authority_host == "https://localhost:3001"
+    assert settings.graph_url == "https://localhost:3001/v1.0"
+
+
+def test_postgres_and_redis_are_set_by_the_environment() -> None:
+    settings = load_settings(
+        {
+            "DATABASE_URL": "postgresql+psycopg://app@db/interactions",
+            "CELERY_BROKER_URL": "redis://cache:6379/0",
+        }
+    )
+
+    assert settings.database_url == "postgresql+psycopg://app@db/interactions"
+    assert settings.result_backend == "redis://cache:6379/0"
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"ENTRA_AUTHORITY_HOST": "http://localhost:3001"}, "ENTRA_AUTHORITY_HOST"),
+        ({"DATABASE_URL": "mysql://db/x"}, "DATABASE_URL"),
+        ({"WEB_PORT": "eighty"}, "WEB_PORT"),
+        ({"SIMULATOR_PORT": "70000"}, "SIMULATOR_PORT"),
+        ({"MICROSOFT_CA_BUNDLE": "/no/such/ca.pem"}, "MICROSOFT_CA_BUNDLE"),
+    ],
+)
+def test_bad_settings_are_named(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(environ)

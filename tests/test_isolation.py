@@ -1,0 +1,111 @@
+"""Nothing of one firm shows to another: its ids behave like ids that do not exist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import ApiClient, Factory
+
+MISSING = 987654
+
+
+def other_firm_records(make: Factory) -> dict[str, Any]:
+    firm = "Bright Benefits"
+    plan = make.plan(make.client(firm=firm))
+    contact = make.contact(firm=firm)
+    interaction = make.interaction(plan, firm=firm)
+    return {
+        "plan": plan.id,
+        "contact": contact.id,
+        "client": plan.client_id,
+        "interaction": interaction.id,
+        "type": make.type("Email", firm=firm).id,
+    }
+
+
+REQUESTS = [
+    ("GET", "/api/v1/interactions/{interaction}", None),
+    ("PATCH", "/api/v1/interactions/{interaction}", {"title": "Mine now"}),
+    ("DELETE", "/api/v1/interactions/{interaction}", None),
+    (
+        "POST",
+        "/api/v1/interactions/{interaction}/participants",
+        {"role": "To", "address": "a@b.test"},
+    ),
+    ("GET", "/api/v1/interactions?record=plan:{plan}", None),
+    ("GET", "/api/v1/interactions?record=contact:{contact}", None),
+    ("GET", "/api/v1/interactions?record=client:{client}", None),
+    ("PATCH", "/api/v1/interaction-types/{type}", {"is_active": False}),
+    ("DELETE", "/api/v1/contacts/{contact}", None),
+]
+
+
+@pytest.mark.parametrize(("method", "template", "body"), REQUESTS)
+def test_another_firms_ids_are_not_found(
+    api: ApiClient, make: Factory, method: str, template: str, body: Any
+) -> None:
+    theirs = other_firm_records(make)
+    missing = dict.fromkeys(theirs, MISSING)
+
+    foreign = api.call(method, template.format(**theirs), json=body)
+    absent = api.call(method, template.format(**missing), json=body)
+
+    assert foreign.status_code == absent.status_code == 404
+    assert foreign.json["error"]["code"] == absent.json["error"]["code"] == "not_found"
+    assert foreign.json["error"]["message"] == absent.json["error"]["message"].replace(
+        str(MISSING), str(theirs[template.split("{")[1].split("}")[0]])
+    )
+
+
+@pytest.mark.parametrize("kind", ["plan", "contact"])
+def test_linking_to_another_firms_record_is_not_found(
+    api: ApiClient, make: Factory, kind: str
+) -> None:
+    theirs = other_firm_records(make)
+    mine = make.interaction()
+
+    response = api.post(
+        f"/api/v1/interactions/{mine.id}/links",
+        {"record_type": kind, "record_id": theirs[kind]},
+    )
+
+    assert response.status_code == 404
+
+
+def test_another_firms_contact_cannot_be_a_participant(
+    api: ApiClient, make: Factory
+) -> None:
+    theirs = other_firm_records(make)
+
+    response = api.post(
+        f"/api/v1/interactions/{make.interaction().id}/participants",
+        {"role": "To", "contact_id": theirs["contact"]},
+    )
+
+    assert response.status_code == 422
+    assert response.json["error"]["field"] == "contact_id"
+
+
+def test_another_firms_type_cannot_be_used(api: ApiClient, make: Factory) -> None:
+    theirs = other_firm_records(make)
+
+    response = api.post(
+        "/api/v1/interactions", {"type_id": theirs["type"], "title": "Borrowed type"}
+    )
+
+    assert response.status_code == 422
+    assert response.json["error"]["message"] == "Choose a type from the list."
+
+
+def test_search_and_lists_show_only_the_firms_own(
+    api: ApiClient, make: Factory
+) -> None:
+    make.plan(make.client(firm="Bright Benefits"), "Shared Name Plan")
+
+    found = api.get("/api/v1/search?types=plan&q=shared").json["results"]
+    types = api.get("/api/v1/interaction-types").json["types"]
+
+    assert found == []
+    assert len(types) == 6

@@ -1,0 +1,206 @@
+"""The Celery face end to end: a real worker, a real broker, a task queued by name.
+
+Runs on the embedded broker (SQLite through SQLAlchemy) always, and on Redis when
+one answers on the loopback. When CELERY_BROKER_URL names Redis the environment
+promises one, so its absence fails the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery import Celery
+from celery.contrib.testing.worker import TestWorkController, start_worker
+from celery.signals import setup_logging
+
+from interactions.broker import BrokerUnavailable, check_broker
+from interactions.config import load_settings
+from worker.app import REDIS_VISIBILITY_TIMEOUT, make_celery
+
+logger = logging.getLogger(__name__)
+
+pytestmark = pytest.mark.broker
+
+#: A database of its own on the local Redis, away from a developer's data in db 0.
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/15"
+#: Nothing listens on port 1 of the loopback: the connection is refused at once.
+UNREACHABLE_REDIS_URL = "redis://127.0.0.1:1/0"
+#: A queue of the test's own, so that a worker of a running stack sharing this
+#: Redis never takes the test's ping, nor the test's worker a real task.
+TEST_QUEUE = "interactions.test-worker"
+ROUND_TRIPS = 5
+
+
+class FailFastWorkController(TestWorkController):
+    """A test worker whose failure to start fails the test instead of hanging it.
+
+    start_worker waits for the consumer to be ready with no timeout; a worker that
+    dies while starting (an unrecoverable error is logged, then start() returns)
+    would leave it waiting for ever.
+    """
+
+    stopped_while_starting = False
+
+    def start(self) -> None:
+        try:
+            super().start()
+        finally:
+            if not self._on_started.is_set():
+                self.stopped_while_starting = True
+                self._on_started.set()
+
+
+#: Read once, before the fixture below hides it from Celery.
+CONFIGURED_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+#: Celery lets these override the URLs of make_celery's settings on every access.
+CELERY_ENVIRONMENT = (
+    "CELERY_BROKER_URL",
+    "CELERY_BROKER_READ_URL",
+    "CELERY_BROKER_WRITE_URL",
+    "CELERY_RESULT_BACKEND",
+)
+
+
+@pytest.fixture(autouse=True)
+def _settings_alone_choose_the_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in CELERY_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+
+
+def _leave_logging_alone(**_kwargs: Any) -> None:
+    """Any receiver of setup_logging stops Celery from configuring logging itself."""
+
+
+@pytest.fixture(autouse=True)
+def _celery_keeps_off_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # An embedded worker would otherwise empty the root logger's handlers and set
+    # its level to ERROR for the rest of the session, and other tests' caplog with
+    # it; and it exports these for forked children, which the solo pool has none of.
+    for name in ("_MP_FORK_LOGLEVEL_", "_MP_FORK_LOGFILE_", "_MP_FORK_LOGFORMAT_"):
+        monkeypatch.delenv(name, raising=False)
+    setup_logging.connect(_leave_logging_alone)
+    yield
+    setup_logging.disconnect(_leave_logging_alone)
+
+
+def _redis_url() -> tuple[str, bool]:
+    """The Redis to test against, and whether the environment requires it."""
+    if CONFIGURED_BROKER_URL.startswith(("redis://", "rediss://")):
+        return CONFIGURED_BROKER_URL, True
+
+    return LOCAL_REDIS_URL, False
+
+
+def _app_for(tmp_path: Path, broker_url: str | None = None) -> Celery:
+    environ = {"INSTANCE_PATH": str(tmp_path / "instance")}
+    if broker_url is not None:
+        environ["CELERY_BROKER_URL"] = broker_url
+
+    app = make_celery(load_settings(environ))
+    app.conf.task_default_queue = TEST_QUEUE
+
+    return app
+
+
+@pytest.fixture
+def embedded_app(tmp_path: Path) -> Celery:
+    app = _app_for(tmp_path)
+    # The settings' defaults, not URLs the test wrote: what `make run` uses.
+    assert app.conf.broker_url.startswith("sqla+sqlite:///")
+    assert app.conf.result_backend.startswith("db+sqlite:///")
+
+    return app
+
+
+@pytest.fixture
+def redis_app(tmp_path: Path) -> Celery:
+    url, required = _redis_url()
+    try:
+        check_broker(url, timeout=2.0)
+    except BrokerUnavailable as error:
+        if required:
+            pytest.fail(
+                f"CELERY_BROKER_URL names Redis, but it does not answer: {error}"
+            )
+        pytest.skip(
+            f"No Redis on the loopback ({error}); "
+            "set CELERY_BROKER_URL=redis://... to require one."
+        )
+
+    return _app_for(tmp_path, url)
+
+
+def _ping_round_trips(app: Celery) -> list[float]:
+    """Queue ping by name, as the domain does, and time each answer in seconds."""
+    timings = []
+    with start_worker(
+        app,
+        pool="solo",
+        perform_ping_check=False,
+        WorkController=FailFastWorkController,
+    ) as worker:
+        assert not worker.stopped_while_starting, "the worker died while starting"
+        for _ in range(ROUND_TRIPS):
+            started = time.perf_counter()
+            result = app.send_task("interactions.ping")
+            # A database result backend is polled, every 0.5 s unless told.
+            assert result.get(timeout=10, interval=0.01) == "pong"
+            timings.append(time.perf_counter() - started)
+
+    logger.info(
+        "%s ping round trip: median %.1f ms, max %.1f ms",
+        app.conf.broker_url.partition(":")[0],
+        statistics.median(timings) * 1000,
+        max(timings) * 1000,
+    )
+
+    return timings
+
+
+def test_ping_round_trip_on_the_embedded_broker(embedded_app: Celery) -> None:
+    timings = _ping_round_trips(embedded_app)
+    # kombu polls the table every 1 s by default; make_celery brings it to 0.1 s.
+    assert statistics.median(timings) < 0.6
+
+
+def test_ping_round_trip_on_redis(redis_app: Celery) -> None:
+    options = redis_app.conf.broker_transport_options
+    assert options["visibility_timeout"] == REDIS_VISIBILITY_TIMEOUT
+    timings = _ping_round_trips(redis_app)
+    assert statistics.median(timings) < 0.5
+
+
+def test_check_broker_passes_on_the_embedded_broker(embedded_app: Celery) -> None:
+    check_broker(embedded_app.conf.broker_url, timeout=2.0)
+
+
+def test_check_broker_fails_fast_on_an_unreachable_redis() -> None:
+    started = time.monotonic()
+    with pytest.raises(BrokerUnavailable, match=r"127\.0\.0\.1:1"):
+        check_broker(UNREACHABLE_REDIS_URL, timeout=1.0)
+    assert time.monotonic() - started < 1.5
+
+
+def test_check_broker_keeps_the_password_out_of_its_message() -> None:
+    with pytest.raises(BrokerUnavailable) as raised:
+        check_broker("redis://user:s3cret@127.0.0.1:1/0", timeout=1.0)
+    assert "s3cret" not in str(raised.value)
+    assert "user:***@127.0.0.1:1" in str(raised.value)
+
+
+def test_the_embedded_broker_gets_no_transport_options(tmp_path: Path) -> None:
+    # Every sqla transport option goes to create_engine(), which rejects unknown ones.
+    app = _app_for(tmp_path / "fresh")
+    assert (tmp_path / "fresh" / "instance").is_dir()
+    assert not app.conf.broker_transport_options
+    assert app.conf.task_acks_late
+    assert app.conf.task_reject_on_worker_lost
+    assert app.conf.worker_prefetch_multiplier == 1
+    assert app.conf.accept_content == ["json"]
