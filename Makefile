@@ -10,12 +10,17 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: install run test lint typecheck bench clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# The task pane's packages (Office.js, MSAL.js), served from here in the demo and tests.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 run: install

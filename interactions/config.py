@@ -6,15 +6,21 @@ embedded broker and the local Microsoft simulator with no configuration at all.
 
 from __future__ import annotations
 
+import ipaddress
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: The application (client) id the demo registration uses; real deployments set theirs.
 DEMO_CLIENT_ID = "5f0c2a3e-7b1d-4c8e-9a6f-2d4b8e1c0a71"
+#: The demo registration's client secret. Only the local simulator accepts it, and a
+#: deployment that signs in with a real Entra ID is refused at start without its own.
+DEMO_CLIENT_SECRET = "interactions-demo-secret-for-the-local-simulator"
 
 
 class ConfigError(ValueError):
@@ -39,6 +45,13 @@ class Settings:
     token_leeway_seconds: int = 120
     web_port: int = 3000
     simulator_port: int = 3001
+    #: Authenticates the API at the token endpoint (on-behalf-of and refresh grants).
+    client_secret: str = field(default=DEMO_CLIENT_SECRET, repr=False)
+    #: Fernet keys that encrypt the users' token caches, newest first. Empty in the
+    #: embedded run, which keeps one generated key in ``instance/token-cache.key``
+    #: (see interactions.microsoft.tokens); every other deployment must set them, so
+    #: that all its web and worker processes share the same keys.
+    token_cache_keys: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -86,6 +99,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         client_id=env.get("API_CLIENT_ID") or DEMO_CLIENT_ID,
         web_port=_port(env, "WEB_PORT", 3000),
         simulator_port=simulator_port,
+        client_secret=env.get("API_CLIENT_SECRET") or DEMO_CLIENT_SECRET,
+        token_cache_keys=_fernet_keys(env.get("TOKEN_CACHE_KEYS") or ""),
     )
     _check(settings)
 
@@ -113,6 +128,32 @@ def _port(env: dict[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _fernet_keys(raw: str) -> tuple[str, ...]:
+    keys = tuple(key.strip() for key in raw.split(",") if key.strip())
+    for key in keys:
+        try:
+            Fernet(key)
+        except ValueError:
+            # The message never repeats the value: it is a secret.
+            raise ConfigError(
+                "TOKEN_CACHE_KEYS must be comma-separated Fernet keys "
+                "(32 url-safe base64-encoded bytes each)."
+            ) from None
+
+    return keys
+
+
+def _is_local(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _check(settings: Settings) -> None:
     if urlsplit(settings.authority_host).scheme != "https":
         raise ConfigError("ENTRA_AUTHORITY_HOST must be an https URL.")
@@ -123,3 +164,18 @@ def _check(settings: Settings) -> None:
     bundle = settings.microsoft_ca_bundle
     if bundle is not None and not Path(bundle).is_file():
         raise ConfigError(f"MICROSOFT_CA_BUNDLE names no file: {bundle}.")
+
+    # A real Entra ID (anything but the local simulator) needs the registration's own
+    # secret, and keys that every web and worker process shares.
+    if not _is_local(settings.authority_host):
+        if settings.client_secret == DEMO_CLIENT_SECRET:
+            raise ConfigError(
+                "API_CLIENT_SECRET must be set to a client secret of the Entra "
+                "registration."
+            )
+
+        if not settings.token_cache_keys:
+            raise ConfigError(
+                "TOKEN_CACHE_KEYS must be set: every web and worker process needs "
+                "the same keys to read the token caches."
+            )

@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from interactions.queue import QUEUE
+
 
 class Base(DeclarativeBase):
     # Named constraints, so that migrations can alter them on every database.
@@ -56,16 +58,30 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: An execution option: a unit of work that will write takes SQLite's write lock when
+#: it begins. A deferred transaction that reads and then writes fails at once when
+#: another connection committed in between, which no busy timeout can wait out.
+WRITES = "interactions_writes"
+
+
 def _begin_sqlite(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    writes = connection.get_execution_options().get(WRITES, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, queue: Any = None) -> sessionmaker[Session]:
+    """Sessions whose committed work is queued on ``queue`` (see interactions.queue)."""
+    return sessionmaker(engine, expire_on_commit=False, info={QUEUE: queue})
+
+
+def will_write(session: Session) -> None:
+    """Declare, before its first statement, that the session's work writes."""
+    session.connection(execution_options={WRITES: True})
 
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit when the block ends, roll back when it raises."""
     with factory() as session, session.begin():
+        will_write(session)
         yield session

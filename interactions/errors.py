@@ -48,3 +48,16 @@ class Invalid(DomainError):
 
     status = 422
     code = "invalid"
+
+
+class TemporarilyUnavailable(DomainError):
+    """A dependency (Microsoft, the broker) failed in a way worth trying again."""
+
+    status = 503
+    code = "temporarily_unavailable"
+
+    def __init__(
+        self, message: str, retry_after: float | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(message, field)
+        self.retry_after = retry_after

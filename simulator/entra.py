@@ -18,6 +18,7 @@ from typing import Any
 import jwt
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from interactions.config import DEMO_CLIENT_SECRET
 from simulator.directory import Directory, DirectoryUser
 from simulator.keys import KeyRing
 
@@ -34,6 +35,9 @@ class Grant:
     user: DirectoryUser
     audience: str
     scopes: tuple[str, ...]
+    #: Issued to a confidential client (on-behalf-of): redeeming its refresh token
+    #: needs the client secret too.
+    confidential: bool = False
 
 
 @dataclass
@@ -47,6 +51,20 @@ class Entra:
     refresh_tokens: dict[str, Grant] = field(default_factory=dict)
     #: How often each route was called, for tests that count round trips.
     calls: Counter[str] = field(default_factory=Counter)
+    #: The API's client secret, which confidential grants must present.
+    client_secret: str = field(default=DEMO_CLIENT_SECRET, repr=False)
+
+    def revoke_refresh_tokens(self, object_id: str) -> int:
+        """Revoke a user's refresh tokens, as an admin or a password change does."""
+        revoked = [
+            token
+            for token, grant in self.refresh_tokens.items()
+            if grant.user.object_id == object_id
+        ]
+        for token in revoked:
+            del self.refresh_tokens[token]
+
+        return len(revoked)
 
     def issuer(self, tenant_id: str) -> str:
         return f"{self.base_url}/{tenant_id}/v2.0"
@@ -158,6 +176,12 @@ def token(tenant: str) -> Response | tuple[Response, int]:
             f"AADSTS700016: Application '{form.get('client_id')}' was not found.",
         )
 
+    secret = _client_secret()
+    if secret is not None and not secrets.compare_digest(secret, entra.client_secret):
+        return _error(
+            401, "invalid_client", "AADSTS7000215: Invalid client secret provided."
+        )
+
     grant_type = form.get("grant_type", "")
     if grant_type == "password":
         return _password_grant(entra, tenant)
@@ -170,6 +194,27 @@ def token(tenant: str) -> Response | tuple[Response, int]:
 
     return _error(
         400, "unsupported_grant_type", f"Grant {grant_type!r} is not supported."
+    )
+
+
+def _client_secret() -> str | None:
+    """The secret a client authenticated with: in the form, or as HTTP Basic."""
+    if "client_secret" in request.form:
+        return request.form["client_secret"]
+
+    authorization = request.authorization
+    if authorization is not None and authorization.type == "basic":
+        return authorization.password
+
+    return None
+
+
+def _missing_secret() -> tuple[Response, int]:
+    return _error(
+        401,
+        "invalid_client",
+        "AADSTS7000218: The request body must contain the following parameter: "
+        "'client_assertion' or 'client_secret'.",
     )
 
 
@@ -196,10 +241,17 @@ def _refresh_grant(entra: Entra) -> Response | tuple[Response, int]:
             400, "invalid_grant", "AADSTS700082: The refresh token has expired."
         )
 
+    if grant.confidential and _client_secret() is None:
+        return _missing_secret()
+
     return jsonify(entra.token_response(grant))
 
 
 def _on_behalf_of_grant(entra: Entra) -> Response | tuple[Response, int]:
+    # Only a confidential client (the API, with its secret) may act for a user.
+    if _client_secret() is None:
+        return _missing_secret()
+
     assertion = request.form.get("assertion", "")
     try:
         tenant_id = jwt.decode(assertion, options={"verify_signature": False})["tid"]
@@ -212,7 +264,7 @@ def _on_behalf_of_grant(entra: Entra) -> Response | tuple[Response, int]:
     if user is None or resource is None:
         return _error(400, "invalid_grant", "AADSTS65001: The user has not consented.")
 
-    return jsonify(entra.token_response(Grant(user, *resource)))
+    return jsonify(entra.token_response(Grant(user, *resource, confidential=True)))
 
 
 @blueprint.get("/demo/users")

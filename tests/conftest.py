@@ -50,6 +50,7 @@ from interactions.models import (
     Tier,
     User,
 )
+from interactions.queue import QUEUE, RecordingQueue
 from interactions.services.access import Actor
 from interactions.services.firms import add_user, register_firm
 from simulator.client import sign_in
@@ -284,11 +285,18 @@ def base_runtime(settings: Settings, engine: Engine) -> Iterator[Runtime]:
 
 
 @pytest.fixture
-def app(base_runtime: Runtime, db: Session) -> Flask:
+def queue() -> RecordingQueue:
+    """What the app queued for the workers during the test."""
+    return RecordingQueue()
+
+
+@pytest.fixture
+def app(base_runtime: Runtime, db: Session, queue: RecordingQueue) -> Flask:
     bound = sessionmaker(
         bind=db.connection(),
         join_transaction_mode="create_savepoint",
         expire_on_commit=False,
+        info={QUEUE: queue},
     )
     runtime = Runtime(
         base_runtime.settings, base_runtime.engine, bound, base_runtime.validator

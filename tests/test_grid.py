@@ -148,6 +148,58 @@ def test_pages_follow_each_other_without_gaps(
     assert seen == [f"day {day}" for day in range(1, 12)]
 
 
+def test_a_client_grid_pages_through_ties_each_interaction_once(
+    api: ApiClient, make: Factory
+) -> None:
+    client = make.client()
+    plan = make.plan(client)
+    second_plan = make.plan(client, "Northwind Cash Balance")
+    trustee = make.contact("Trustee", client=client)
+    payroll = make.contact("Payroll", plan=second_plan)
+    members = [plan, second_plan, trustee, payroll]
+    moment = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
+    made = []
+    for number in range(9):
+        # One to three members each: most interactions show on several of them.
+        linked = members[number % 4 : number % 4 + 1 + number % 3]
+        interaction = make.interaction(*linked, title=f"number {number}")
+        interaction.occurred_at = moment
+        for link in interaction.links:
+            link.occurred_at = moment
+        made.append(interaction)
+    make.session.flush()
+
+    seen: list[str] = []
+    cursor = None
+    while True:
+        suffix = f"&before={cursor}" if cursor else ""
+        page = api.get(
+            f"/api/v1/interactions?record=client:{client.id}&show_for_last=all"
+            f"&limit=2{suffix}"
+        ).json
+        seen += [row["title"] for row in page["interactions"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+
+    newest_first = sorted(made, key=lambda interaction: interaction.id, reverse=True)
+    assert seen == [interaction.title for interaction in newest_first]
+
+
+@pytest.mark.parametrize(
+    ("show_for_last", "expected"),
+    [("6m", ["contact's recent"]), ("all", ["contact's recent", "plan's old"])],
+)
+def test_a_client_grid_shows_for_last_by_when_it_occurred(
+    api: ApiClient, make: Factory, show_for_last: str, expected: list[str]
+) -> None:
+    client = make.client()
+    make.interaction(make.plan(client), title="plan's old", days_ago=400)
+    make.interaction(make.contact(client=client), title="contact's recent")
+
+    assert titles(api, f"client:{client.id}", show_for_last=show_for_last) == expected
+
+
 def test_a_broken_cursor_is_refused(api: ApiClient, make: Factory) -> None:
     plan = make.plan(make.client())
 

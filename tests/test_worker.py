@@ -11,7 +11,9 @@ import logging
 import os
 import statistics
 import time
+import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,17 @@ import pytest
 from celery import Celery
 from celery.contrib.testing.worker import TestWorkController, start_worker
 from celery.signals import setup_logging
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.orm import Session
 
 from interactions.broker import BrokerUnavailable, check_broker
-from interactions.config import load_settings
+from interactions.config import Settings, load_settings
+from interactions.db import make_session_factory
+from interactions.models import Capture, Interaction, InteractionType
+from interactions.queue import CeleryQueue
+from tests.conftest import TokenSource, World
+from web import create_app
+from web.context import Runtime
 from worker.app import REDIS_VISIBILITY_TIMEOUT, make_celery
 
 logger = logging.getLogger(__name__)
@@ -204,3 +214,133 @@ def test_the_embedded_broker_gets_no_transport_options(tmp_path: Path) -> None:
     assert app.conf.task_reject_on_worker_lost
     assert app.conf.worker_prefetch_multiplier == 1
     assert app.conf.accept_content == ["json"]
+
+
+# -- a capture end to end: the API, the broker, a real worker, the database ------------
+
+
+@pytest.fixture
+def committed_cleanup(engine: Engine) -> Iterator[list[str]]:
+    """Message ids whose captures and interactions the test committed; removed after."""
+    message_ids: list[str] = []
+    yield message_ids
+    with Session(engine) as session, session.begin():
+        for interaction in session.scalars(
+            select(Interaction).where(Interaction.internet_message_id.in_(message_ids))
+        ):
+            session.delete(interaction)
+        session.execute(
+            delete(Capture).where(Capture.internet_message_id.in_(message_ids))
+        )
+
+
+def _capture_end_to_end(
+    worker_app: Celery,
+    settings: Settings,
+    engine: Engine,
+    base_runtime: Runtime,
+    tokens: TokenSource,
+    world: World,
+    message_ids: list[str],
+) -> None:
+    # The worker's app reads the test database, and the web app queues on its broker.
+    worker_app.interactions_settings = replace(
+        settings,
+        broker_url=worker_app.conf.broker_url,
+        result_backend=worker_app.conf.result_backend,
+    )
+    queue = CeleryQueue(worker_app.conf.broker_url, TEST_QUEUE)
+    sessions = make_session_factory(engine, queue)
+    web = create_app(Runtime(settings, engine, sessions, base_runtime.validator))
+    client = web.test_client()
+    headers = {"Authorization": f"Bearer {tokens('admin')}"}
+    message_id = f"<{uuid.uuid4()}@northwind.test>"
+    message_ids.append(message_id)
+    with Session(engine) as session:
+        email = session.scalars(
+            select(InteractionType.id).where(
+                InteractionType.firm_id == world.actors["admin"].firm_id,
+                InteractionType.display_name == "Email",
+            )
+        ).one()
+    body = {
+        "type_id": email,
+        "title": "Loan request",
+        "item": {
+            "internet_message_id": message_id,
+            "subject": "Loan request",
+            "from": {"address": "dana@northwind.test", "name": "Dana Rivera"},
+            "to": [{"address": "admin@acme.test", "name": "Admin"}],
+            "sent_at": "2026-11-30T14:05:00+00:00",
+            "body_html": "<p>May I borrow from my 401(k)?</p>",
+        },
+    }
+
+    try:
+        with start_worker(
+            worker_app,
+            pool="solo",
+            perform_ping_check=False,
+            WorkController=FailFastWorkController,
+        ) as worker:
+            assert not worker.stopped_while_starting, "the worker died while starting"
+            accepted = client.post("/api/v1/captures", json=body, headers=headers)
+            assert accepted.status_code == 202, accepted.json
+            # The same message again, before the first is stored: one interaction.
+            again = client.post("/api/v1/captures", json=body, headers=headers)
+            states = [
+                _final_state(client, headers, capture["id"])
+                for capture in (accepted.json, again.json)
+            ]
+    finally:
+        runtime = getattr(worker_app, "interactions_runtime", None)
+        if runtime is not None:
+            runtime.engine.dispose()
+
+    assert sorted(state["status"] for state in states) == ["duplicate", "stored"]
+    assert states[0]["interaction_id"] == states[1]["interaction_id"]
+    with Session(engine) as session:
+        stored = session.scalars(
+            select(Interaction).where(Interaction.internet_message_id == message_id)
+        ).all()
+        assert [interaction.title for interaction in stored] == ["Loan request"]
+        assert "401(k)" in stored[0].body_text
+
+
+def _final_state(client: Any, headers: dict[str, str], capture_id: int) -> Any:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        state = client.get(f"/api/v1/captures/{capture_id}", headers=headers).json
+        if state["status"] in ("stored", "duplicate", "failed"):
+            return state
+        time.sleep(0.05)
+
+    pytest.fail(f"capture {capture_id} is still {state['status']} after 30 s")
+
+
+def test_a_capture_is_stored_by_a_worker_on_the_embedded_broker(
+    embedded_app: Celery,
+    settings: Settings,
+    engine: Engine,
+    base_runtime: Runtime,
+    tokens: TokenSource,
+    world: World,
+    committed_cleanup: list[str],
+) -> None:
+    _capture_end_to_end(
+        embedded_app, settings, engine, base_runtime, tokens, world, committed_cleanup
+    )
+
+
+def test_a_capture_is_stored_by_a_worker_on_redis(
+    redis_app: Celery,
+    settings: Settings,
+    engine: Engine,
+    base_runtime: Runtime,
+    tokens: TokenSource,
+    world: World,
+    committed_cleanup: list[str],
+) -> None:
+    _capture_end_to_end(
+        redis_app, settings, engine, base_runtime, tokens, world, committed_cleanup
+    )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask import Flask
 
+import addin
 from interactions.config import Settings, load_settings
 from interactions.db import make_engine, make_session_factory
 from interactions.microsoft.http import make_session
 from interactions.microsoft.identity import TokenValidator
+from interactions.queue import CeleryQueue
 from interactions.services.access import is_registered_tenant
 from web import api, errors, health
 from web.context import Runtime, close_db
@@ -18,7 +20,7 @@ MAX_REQUEST_BYTES = 32 * 1024 * 1024
 
 def build_runtime(settings: Settings) -> Runtime:
     engine = make_engine(settings.database_url)
-    sessions = make_session_factory(engine)
+    sessions = make_session_factory(engine, CeleryQueue(settings.broker_url))
 
     def registered(tenant_id: str) -> bool:
         with sessions() as session:
@@ -38,6 +40,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.teardown_appcontext(close_db)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(addin.blueprint)
     errors.register(app)
 
     return app

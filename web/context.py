@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, g
+from flask import current_app, g, request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from interactions.config import Settings
+from interactions.db import will_write
 from interactions.errors import Unauthenticated
 from interactions.microsoft.identity import TokenValidator
 from interactions.services.access import Actor
@@ -33,6 +34,8 @@ def db() -> Session:
     """The request's session; the request commits it once, at its end."""
     if "db" not in g:
         g.db = runtime().sessions()
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            will_write(g.db)
 
     session: Session = g.db
     return session

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from interactions.errors import DomainError
+from interactions.errors import DomainError, TemporarilyUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,13 @@ def register(app: Flask) -> None:
     def domain_error(error: DomainError) -> tuple[Response, int]:
         if error.status in (401, 403):
             log.info("refused %s %s: %s", request.method, request.path, error.message)
-        return error_response(error.status, error.code, error.message, error.field)
+        response, status = error_response(
+            error.status, error.code, error.message, error.field
+        )
+        if isinstance(error, TemporarilyUnavailable):
+            wait = error.retry_after if error.retry_after is not None else 5
+            response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return response, status
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[Response, int]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from werkzeug.serving import BaseWSGIServer, make_server
 
 import simulator
+from addin.manifest import render_manifest
 from interactions.config import PROJECT_ROOT, Settings, load_settings
 from interactions.db import make_engine, make_session_factory, transaction
 from interactions.demo import DemoUser, seed
@@ -48,7 +49,8 @@ def main() -> None:
         )
         servers.append(serve("simulator", simulator_app, settings.simulator_port, tls))
     worker = start_worker(settings)
-    announce(settings, tls)
+    manifest = write_manifest(settings)
+    announce(settings, tls, manifest)
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -111,16 +113,26 @@ def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, cwd=PROJECT_ROOT, env=os.environ.copy())
 
 
-def announce(settings: Settings, tls: LocalTLS) -> None:
+def write_manifest(settings: Settings) -> Path:
+    """The add-in manifest for this run, to sideload in Outlook."""
+    path = settings.instance_path / "manifest.xml"
+    base_url = f"https://localhost:{settings.web_port}"
+    path.write_text(render_manifest(base_url, settings.client_id), encoding="utf-8")
+    return path
+
+
+def announce(settings: Settings, tls: LocalTLS, manifest: Path) -> None:
     web = f"https://localhost:{settings.web_port}"
     entra = settings.authority_host
     print(
         f"""
 Interactions is running.
 
+  Add-in sandbox  {web}/addin/sandbox  (the task pane beside a demo mailbox)
   API             {web}/api/v1  (OpenAPI: {web}/api/v1/openapi.json)
   Health          {web}/healthz   {web}/readyz
   Simulator       {entra}  (demo users: {entra}/demo/users)
+  Manifest        {manifest}  (to sideload in Outlook)
   Local CA        {tls.ca_path}  (trust it, or pass curl --cacert)
 
 Get a token as a demo user and call the API:

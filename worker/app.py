@@ -65,6 +65,12 @@ def make_celery(settings: Settings) -> Celery:
         include=["worker.tasks"],
     )
     app.conf.update(_base_config())
+    # The settings travel with the app, so that tasks build their runtime from the
+    # app they run in (the module's, or a test's).
+    app.interactions_settings = settings
+    app.conf.beat_schedule = {
+        "sweep-captures": {"task": "interactions.sweep_captures", "schedule": 60.0},
+    }
     if _is_redis(settings.broker_url):
         app.conf.broker_transport_options = {
             "visibility_timeout": REDIS_VISIBILITY_TIMEOUT

@@ -9,10 +9,19 @@ one, or a test's), not only on ``worker.app.celery_app``.
 from __future__ import annotations
 
 import logging
+import random
+from typing import Any
 
 from celery import shared_task
 
+from interactions.db import transaction
+from interactions.services import capture_processing, captures
+from worker.runtime import runtime_of
+
 logger = logging.getLogger(__name__)
+
+#: The longest wait between tries of a task, in seconds.
+MAX_RETRY_DELAY = 600
 
 
 @shared_task(name="interactions.ping")  # type: ignore[untyped-decorator]
@@ -20,3 +29,36 @@ def ping() -> str:
     """Answer "pong": proves a worker is consuming and its results come back."""
     logger.debug("ping")
     return "pong"
+
+
+@shared_task(bind=True, name="interactions.process_capture", max_retries=None)  # type: ignore[untyped-decorator]
+def process_capture(self: Any, capture_id: int) -> str | None:
+    """Read, deduplicate and store one captured message."""
+    runtime = runtime_of(self.app)
+    try:
+        status = capture_processing.process_capture(
+            runtime.sessions, capture_id, runtime.mailbox_for
+        )
+    except capture_processing.RetryLater as wait:
+        raise self.retry(
+            countdown=retry_delay(self.request.retries, wait.delay)
+        ) from wait
+
+    return status.value if status else None
+
+
+@shared_task(bind=True, name="interactions.sweep_captures")  # type: ignore[untyped-decorator]
+def sweep_captures(self: Any) -> int:
+    """Send again the captures a lost message or a dead worker left behind."""
+    with transaction(runtime_of(self.app).sessions) as session:
+        return captures.sweep(session, capture_processing.MAX_ATTEMPTS)
+
+
+def retry_delay(retries: int, asked: float | None) -> float:
+    """Seconds before the next try: what the service asked, else doubling, capped.
+
+    The cap stays far below the Redis visibility timeout, or a waiting task would
+    be handed to a second worker.
+    """
+    backoff: float = min(5 * 2**retries, MAX_RETRY_DELAY)
+    return min(max(asked or 0.0, backoff) + random.uniform(0, 1), MAX_RETRY_DELAY)

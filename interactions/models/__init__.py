@@ -1,6 +1,7 @@
 """The models, one module per aggregate; importing this package registers them all."""
 
 from interactions.models.audit import AuditEvent
+from interactions.models.capture import FINAL_STATUSES, Capture, CaptureStatus
 from interactions.models.client import Client, Plan, Project
 from interactions.models.contact import Contact, ContactEmail, ContactRole
 from interactions.models.firm import (
@@ -27,14 +28,18 @@ from interactions.models.interaction_type import (
     InteractionType,
 )
 from interactions.models.salespitch import Opportunity, Proposal, Prospect
+from interactions.models.token_cache import UserTokenCache
 
 __all__ = [
+    "FINAL_STATUSES",
     "INTERACTION_TIERS",
     "LINKABLE",
     "SALESPITCH",
     "SYSTEM_BASE_NAMES",
     "AuditEvent",
     "BaseName",
+    "Capture",
+    "CaptureStatus",
     "Client",
     "Contact",
     "ContactEmail",
@@ -56,4 +61,5 @@ __all__ = [
     "Source",
     "Tier",
     "User",
+    "UserTokenCache",
 ]

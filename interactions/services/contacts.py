@@ -47,6 +47,13 @@ def match_contacts(
             f"Match at most {MATCH_ADDRESSES_MAX} addresses at a time.", "email"
         )
 
+    return match_addresses(session, actor.firm_id, addresses)
+
+
+def match_addresses(
+    session: Session, firm_id: int, addresses: list[str]
+) -> dict[str, list[ContactMatch]]:
+    """Each normalized address with the firm's contacts that have it."""
     wanted = {normalize_address(address) for address in addresses if address.strip()}
     matches: dict[str, list[ContactMatch]] = {address: [] for address in sorted(wanted)}
     if not wanted:
@@ -55,7 +62,7 @@ def match_contacts(
     rows = session.execute(
         select(ContactEmail.address, Contact.id, Contact.first_name, Contact.last_name)
         .join(Contact, Contact.id == ContactEmail.contact_id)
-        .where(ContactEmail.firm_id == actor.firm_id, ContactEmail.address.in_(wanted))
+        .where(ContactEmail.firm_id == firm_id, ContactEmail.address.in_(wanted))
         .order_by(Contact.last_name, Contact.first_name, Contact.id)
     ).all()
     for address, contact_id, first_name, last_name in rows:

@@ -2,8 +2,9 @@
 
 A grid page is cut from the link index (record, occurred at, interaction) before
 anything else is read, so its cost does not grow with the record's history. A
-client's grid is the union of its plans' and contacts' grids: each member's newest
-rows are cut separately, then merged, so each interaction shows once.
+client's grid is the union of its plans' and contacts' grids: on PostgreSQL each
+member's newest rows are cut separately, then merged, so each interaction shows
+once.
 """
 
 from __future__ import annotations
@@ -11,28 +12,55 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Select, desc, select, tuple_, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Subquery,
+    and_,
+    any_,
+    bindparam,
+    case,
+    desc,
+    func,
+    literal,
+    select,
+    true,
+    tuple_,
+    union,
+)
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from interactions.errors import Invalid
 from interactions.models import (
+    LINKABLE,
     SYSTEM_BASE_NAMES,
+    ContactRole,
     Interaction,
     InteractionType,
     Link,
     Participant,
+    Plan,
     RecordType,
     User,
 )
 from interactions.models._types import utcnow
-from interactions.services.access import Actor, get_owned, require_interactions
+from interactions.services.access import (
+    Actor,
+    get_owned,
+    require_interactions,
+    require_record_type,
+)
 from interactions.services.records import (
+    KINDS,
     RecordRef,
-    client_members,
-    names,
     require_record,
 )
 
@@ -157,100 +185,43 @@ def record_grid(
             "Projects have no interactions; open the project's plan instead.", "record"
         )
 
-    require_record(session, actor, record)
-    members = (
-        client_members(session, actor.firm_id, record.record_id)
-        if record.record_type is RecordType.CLIENT
-        else [record]
+    require_record_type(actor, record.record_type)
+    since = show_for_last.since(utcnow())
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    query = _page_query(
+        record.record_type, since is not None, before is not None, postgresql
     )
-    if not members:
+    params: dict[str, Any] = {
+        "firm_id": actor.firm_id,
+        "record_id": record.record_id,
+        "limit": limit + 1,
+    }
+    if since is not None:
+        params["since"] = since
+    if before is not None:
+        params["before_at"] = before.occurred_at
+        params["before_id"] = before.interaction_id
+
+    # Core, not ORM, execution: these are plain rows, and the ORM's result
+    # machinery would cost more than PostgreSQL takes to run the statements.
+    connection = session.connection()
+    page = connection.execute(query, params).all()
+    if not page:
+        # Only an empty page can mean that the record does not exist (or is
+        # another firm's): a page with rows is of a record the firm has.
+        require_record(session, actor, record)
         return GridPage([], None)
 
-    since = show_for_last.since(utcnow())
-    branches = [
-        _member_page(actor.firm_id, m, since, before, limit + 1) for m in members
-    ]
-    if len(branches) == 1:
-        page_query = branches[0]
-    else:
-        merged = union_all(
-            *(branch.subquery().select() for branch in branches)
-        ).subquery()
-        page_query = (
-            select(merged.c.interaction_id, merged.c.occurred_at)
-            .distinct()
-            .order_by(desc(merged.c.occurred_at), desc(merged.c.interaction_id))
-            .limit(limit + 1)
-        )
-
-    page = session.execute(page_query).all()
-    rows = _rows(session, actor.firm_id, [row.interaction_id for row in page[:limit]])
-    next_cursor = None
-    if len(page) > limit:
-        last = page[limit - 1]
-        next_cursor = Cursor(last.occurred_at, last.interaction_id).encode()
-
-    return GridPage(rows, next_cursor)
-
-
-def _member_page(
-    firm_id: int,
-    member: RecordRef,
-    since: datetime | None,
-    before: Cursor | None,
-    limit: int,
-) -> Select[int, datetime]:
-    query = select(Link.interaction_id, Link.occurred_at).where(
-        Link.firm_id == firm_id,
-        Link.record_type == member.record_type,
-        Link.record_id == member.record_id,
-    )
-    if since is not None:
-        query = query.where(Link.occurred_at >= since)
-    if before is not None:
-        query = query.where(
-            tuple_(Link.occurred_at, Link.interaction_id)
-            < tuple_(before.occurred_at, before.interaction_id)
-        )
-
-    return query.order_by(desc(Link.occurred_at), desc(Link.interaction_id)).limit(
-        limit
-    )
-
-
-def _rows(session: Session, firm_id: int, ids: list[int]) -> list[GridRow]:
-    if not ids:
-        return []
-
-    interactions = session.execute(
-        select(
-            Interaction.id,
-            Interaction.occurred_at,
-            Interaction.title,
-            Interaction.source,
-            InteractionType.id.label("type_id"),
-            InteractionType.display_name,
-            InteractionType.base_name,
-            User.name.label("created_by"),
-        )
-        .join(InteractionType, InteractionType.id == Interaction.type_id)
-        .outerjoin(User, User.id == Interaction.created_by_id)
-        .where(Interaction.id.in_(ids), Interaction.firm_id == firm_id)
-    ).all()
+    shown = page[:limit]
+    ids = [row.id for row in shown]
     participants: dict[int, list[GridParticipant]] = {}
-    for p in session.execute(
-        select(Participant)
-        .where(Participant.interaction_id.in_(ids))
-        .order_by(Participant.id)
-    ).scalars():
+    found = connection.execute(_participants_query(postgresql), {"ids": ids}).all()
+    for p in found:
         participants.setdefault(p.interaction_id, []).append(
             GridParticipant(p.role, p.display_name, p.contact_id, p.address)
         )
-
-    links = links_of(session, firm_id, ids)
-    by_id = {row.id: row for row in interactions}
-
-    return [
+    links = links_of(session, actor.firm_id, ids)
+    rows = [
         GridRow(
             id=row.id,
             occurred_at=row.occurred_at,
@@ -264,25 +235,217 @@ def _rows(session: Session, firm_id: int, ids: list[int]) -> list[GridRow]:
             participants=participants.get(row.id, []),
             links=links.get(row.id, []),
         )
-        for row in (by_id[i] for i in ids if i in by_id)
+        for row in shown
     ]
+    next_cursor = None
+    if len(page) > limit:
+        last = page[limit - 1]
+        next_cursor = Cursor(last.link_occurred_at, last.id).encode()
+
+    return GridPage(rows, next_cursor)
+
+
+# The statements below are built once per shape and reused with new parameters:
+# building them costs more Python time than PostgreSQL needs to run them, and
+# each shape is one statement text, which PostgreSQL can keep prepared.
+
+_RECORD_TYPE = Link.__table__.c.record_type.type
+_FIRM_ID = bindparam("firm_id", type_=Integer)
+_RECORD_ID = bindparam("record_id", type_=Integer)
+
+
+def _newest_links(since: bool, before: bool) -> Select[int, datetime]:
+    """The firm's link rows, newest first, from the cursor on and since ``since``."""
+    query = select(Link.interaction_id, Link.occurred_at).where(
+        Link.firm_id == _FIRM_ID
+    )
+    if since:
+        query = query.where(
+            Link.occurred_at >= bindparam("since", type_=Link.occurred_at.type)
+        )
+    if before:
+        query = query.where(
+            tuple_(Link.occurred_at, Link.interaction_id)
+            < tuple_(
+                bindparam("before_at", type_=Link.occurred_at.type),
+                bindparam("before_id", type_=Integer),
+            )
+        )
+
+    return query.order_by(desc(Link.occurred_at), desc(Link.interaction_id)).limit(
+        bindparam("limit", type_=Integer)
+    )
+
+
+def _client_members() -> Subquery:
+    """The client's plans, and the contacts with a role at it or at one of them."""
+
+    def member(record_type: RecordType) -> ColumnElement[RecordType]:
+        return literal(record_type, _RECORD_TYPE).label("record_type")
+
+    plans = select(member(RecordType.PLAN), Plan.id.label("record_id")).where(
+        Plan.firm_id == _FIRM_ID, Plan.client_id == _RECORD_ID
+    )
+    at_client = select(member(RecordType.CONTACT), ContactRole.contact_id).where(
+        ContactRole.firm_id == _FIRM_ID, ContactRole.client_id == _RECORD_ID
+    )
+    # A join, not an OR with the client's roles: each branch is one index range.
+    at_plans = (
+        select(member(RecordType.CONTACT), ContactRole.contact_id)
+        .join(Plan, Plan.id == ContactRole.plan_id)
+        .where(Plan.firm_id == _FIRM_ID, Plan.client_id == _RECORD_ID)
+    )
+
+    return union(plans, at_client, at_plans).subquery("member")
+
+
+def _client_cut(since: bool, before: bool, lateral: bool) -> Select[int, datetime]:
+    """The newest link rows of a client's members, each interaction once."""
+    member = _client_members()
+    of_member = and_(
+        Link.record_type == member.c.record_type,
+        Link.record_id == member.c.record_id,
+    )
+    if not lateral:
+        return _newest_links(since, before).join(member, of_member).distinct()
+
+    # Each member's page is one short range of the link index, whatever the
+    # member's history; only those rows are merged. Ordering all of the client's
+    # links instead reads every one of them, and once PostgreSQL switches a
+    # prepared statement to its generic plan it cannot tell a small client from
+    # a big one.
+    newest = _newest_links(since, before).where(of_member).lateral("newest")
+    merged = (
+        select(newest.c.interaction_id, newest.c.occurred_at)
+        .select_from(member)
+        .join(newest, true())
+        .subquery("merged")
+    )
+    return (
+        select(merged.c.interaction_id, merged.c.occurred_at)
+        .distinct()
+        .order_by(desc(merged.c.occurred_at), desc(merged.c.interaction_id))
+        .limit(bindparam("limit", type_=Integer))
+    )
+
+
+@functools.cache
+def _page_query(
+    record_type: RecordType, since: bool, before: bool, lateral: bool
+) -> Select[*tuple[Any, ...]]:
+    """A page of link rows joined to their interactions, newest first.
+
+    ``lateral`` cuts a client's page member by member (PostgreSQL); without it
+    the client's links are ordered as a whole, which suits a small database.
+    """
+    if record_type is RecordType.CLIENT:
+        cut = _client_cut(since, before, lateral).subquery("page")
+    else:
+        # Links are only ever made to the firm's own records, and filtered by
+        # firm here: another firm's record id finds an empty page, as a missing
+        # one does.
+        cut = (
+            _newest_links(since, before)
+            .where(Link.record_type == record_type, Link.record_id == _RECORD_ID)
+            .subquery("page")
+        )
+
+    return (
+        select(
+            cut.c.occurred_at.label("link_occurred_at"),
+            Interaction.id,
+            Interaction.occurred_at,
+            Interaction.title,
+            Interaction.source,
+            InteractionType.id.label("type_id"),
+            InteractionType.display_name,
+            InteractionType.base_name,
+            User.name.label("created_by"),
+        )
+        .select_from(cut)
+        .join(
+            Interaction,
+            and_(
+                Interaction.id == cut.c.interaction_id, Interaction.firm_id == _FIRM_ID
+            ),
+        )
+        .join(InteractionType, InteractionType.id == Interaction.type_id)
+        .outerjoin(User, User.id == Interaction.created_by_id)
+        .order_by(desc(cut.c.occurred_at), desc(cut.c.interaction_id))
+    )
+
+
+def _among(column: InstrumentedAttribute[int], postgresql: bool) -> ColumnElement[bool]:
+    """``column`` is one of the ``ids`` parameter's values.
+
+    On PostgreSQL an array is one parameter, so the statement's text is the same
+    for any page; elsewhere the list is expanded into one parameter per id.
+    """
+    if postgresql:
+        return column == any_(bindparam("ids", type_=ARRAY(Integer)))
+
+    return column.in_(bindparam("ids", expanding=True))
+
+
+@functools.cache
+def _participants_query(
+    postgresql: bool,
+) -> Select[int, str, str, int | None, str | None]:
+    return (
+        select(
+            Participant.interaction_id,
+            Participant.role,
+            Participant.display_name,
+            Participant.contact_id,
+            Participant.address,
+        )
+        .where(_among(Participant.interaction_id, postgresql))
+        .order_by(Participant.id)
+    )
+
+
+@functools.cache
+def _links_query(postgresql: bool) -> Select[int, RecordType, int, str]:
+    """Links with their records' names: one subquery per link, by primary key."""
+    name = case(
+        {
+            record_type: select(kind.name)
+            .where(kind.id == Link.record_id, kind.firm_id == _FIRM_ID)
+            .scalar_subquery()
+            for record_type, kind in KINDS.items()
+            if record_type in LINKABLE
+        },
+        value=Link.record_type,
+    )
+    return (
+        select(
+            Link.interaction_id,
+            Link.record_type,
+            Link.record_id,
+            func.coalesce(name, "", type_=String).label("name"),
+        )
+        .where(_among(Link.interaction_id, postgresql))
+        .order_by(Link.id)
+    )
 
 
 def links_of(
     session: Session, firm_id: int, ids: list[int]
 ) -> dict[int, list[GridLink]]:
     """Each interaction's links with the names of the linked records."""
-    rows = session.execute(
-        select(Link.interaction_id, Link.record_type, Link.record_id)
-        .where(Link.interaction_id.in_(ids))
-        .order_by(Link.id)
-    ).all()
-    refs = [RecordRef(row.record_type, row.record_id) for row in rows]
-    known = names(session, firm_id, refs)
     links: dict[int, list[GridLink]] = {}
-    for row, ref in zip(rows, refs, strict=True):
+    if not ids:
+        return links
+
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    rows = (
+        session.connection()
+        .execute(_links_query(postgresql), {"firm_id": firm_id, "ids": ids})
+        .all()
+    )
+    for row in rows:
         links.setdefault(row.interaction_id, []).append(
-            GridLink(ref.record_type, ref.record_id, known.get(ref, ""))
+            GridLink(row.record_type, row.record_id, row.name)
         )
 
     return links

@@ -69,7 +69,7 @@ class MessageOrigin:
     attachments: list[dict[str, Any]] = field(default_factory=list)
 
 
-def create_interaction(
+def build_interaction(
     session: Session,
     actor: Actor,
     fields: InteractionFields,
@@ -77,6 +77,7 @@ def create_interaction(
     participants: Sequence[ParticipantFields] = (),
     origin: MessageOrigin = MessageOrigin(),
 ) -> Interaction:
+    """A new interaction checked against every rule, not yet in the session."""
     require_right(actor, Right.ADD_EDIT_INTERACTION)
     if fields.type_id is None:
         raise Invalid("Type is required.", "type_id")
@@ -97,16 +98,28 @@ def create_interaction(
         created_by_id=actor.user_id,
         updated_by_id=actor.user_id,
     )
-    session.add(interaction)
     for ref in dict.fromkeys(links):
         require_linkable(session, actor, ref)
         interaction.links.append(_link(interaction, ref))
 
     for participant in participants:
         interaction.participants.append(
-            _participant(session, actor, interaction, participant)
+            _participant(session, actor, interaction_type, participant)
         )
 
+    return interaction
+
+
+def create_interaction(
+    session: Session,
+    actor: Actor,
+    fields: InteractionFields,
+    links: Sequence[RecordRef] = (),
+    participants: Sequence[ParticipantFields] = (),
+    origin: MessageOrigin = MessageOrigin(),
+) -> Interaction:
+    interaction = build_interaction(session, actor, fields, links, participants, origin)
+    session.add(interaction)
     session.flush()
     audit.record(
         session,
@@ -225,7 +238,7 @@ def add_participant(
     session: Session, actor: Actor, interaction_id: int, fields: ParticipantFields
 ) -> Participant:
     interaction = _editable(session, actor, interaction_id)
-    participant = _participant(session, actor, interaction, fields)
+    participant = _participant(session, actor, interaction.type, fields)
     interaction.participants.append(participant)
     session.flush()
     audit.record(
@@ -249,7 +262,7 @@ def update_participant(
 ) -> Participant:
     interaction = _editable(session, actor, interaction_id)
     participant = _owned_participant(interaction, participant_id)
-    replacement = _participant(session, actor, interaction, fields)
+    replacement = _participant(session, actor, interaction.type, fields)
     for name in ("role", "contact_id", "user_id", "address", "display_name"):
         setattr(participant, name, getattr(replacement, name))
 
@@ -370,9 +383,12 @@ def _owned_participant(interaction: Interaction, participant_id: int) -> Partici
 
 
 def _participant(
-    session: Session, actor: Actor, interaction: Interaction, fields: ParticipantFields
+    session: Session,
+    actor: Actor,
+    interaction_type: InteractionType,
+    fields: ParticipantFields,
 ) -> Participant:
-    role = _role(interaction.type, fields.role)
+    role = _role(interaction_type, fields.role)
     name = fields.display_name.strip()
     address = _address(fields.address)
     if fields.contact_id is not None:

@@ -25,9 +25,17 @@ def authenticate() -> None:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("Send an access token: Authorization: Bearer <token>.")
 
-    caller = runtime().validator.validate(token.strip())
-    g.actor = actor_for(db(), caller.tenant_id, caller.object_id)
+    g.token = token.strip()
+    g.caller = runtime().validator.validate(g.token)
+    g.actor = actor_for(db(), g.caller.tenant_id, g.caller.object_id)
 
 
 # The views register their operations on import.
-from web.api import contacts, interaction_types, interactions, me, spec  # noqa: E402, F401
+from web.api import (  # noqa: E402, F401
+    captures,
+    contacts,
+    interaction_types,
+    interactions,
+    me,
+    spec,
+)

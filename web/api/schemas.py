@@ -215,3 +215,63 @@ class AddressMatch(Model):
 
 class MatchResults(Model):
     matches: list[AddressMatch]
+
+
+class CapturePerson(Model):
+    address: str = Field(max_length=320)
+    name: str = Field("", max_length=300)
+
+
+class CaptureAttachment(Model):
+    name: str = Field(max_length=500)
+    content_type: str = Field("", max_length=200)
+    size: int = Field(0, ge=0)
+    is_inline: bool = False
+
+
+class CaptureItem(Model):
+    """The message as the pane read it from Office.js; what it leaves out is read
+    from the mailbox by the worker."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    rest_id: str | None = Field(None, max_length=1000)
+    internet_message_id: str | None = Field(None, max_length=998)
+    conversation_id: str | None = Field(None, max_length=500)
+    subject: str = Field("", max_length=100_000)
+    sender: CapturePerson | None = Field(None, alias="from")
+    to: list[CapturePerson] = Field(default_factory=list, max_length=5000)
+    cc: list[CapturePerson] = Field(default_factory=list, max_length=5000)
+    sent_at: AwareDatetime | None = None
+    body_html: str | None = Field(None, max_length=8_000_000)
+    body_text: str | None = Field(None, max_length=4_000_000)
+    attachments: list[CaptureAttachment] | None = Field(None, max_length=1000)
+
+
+class CaptureIn(Model):
+    item: CaptureItem
+    type_id: int | None = None
+    title: str | None = None
+    links: list[RecordIn] = Field(default_factory=list, max_length=100)
+    participants: list[ParticipantIn] = Field(default_factory=list, max_length=10_000)
+
+
+class CaptureOut(Model):
+    id: int
+    status: str = Field(description="queued, processing, stored, duplicate or failed")
+    reason: str
+    interaction_id: int | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class CaptureLookupQuery(Model):
+    internet_message_id: str = Field(min_length=1, max_length=998)
+
+
+class CaptureLookup(Model):
+    internet_message_id: str
+    is_logged: bool
+    interaction_id: int | None
+    capture: CaptureOut | None

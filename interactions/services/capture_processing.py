@@ -1,0 +1,318 @@
+"""The worker's side of a capture: read the message, deduplicate, store, mark.
+
+Idempotent: a capture already final is left alone, so a redelivered task or one the
+sweeper sent again does nothing twice. Two captures of one message store one
+interaction: the unique key (firm, internet message id) decides the race.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from interactions.db import transaction
+from interactions.errors import DomainError, TemporarilyUnavailable
+from interactions.mail import NormalizedMessage, from_graph
+from interactions.models import (
+    FINAL_STATUSES,
+    Capture,
+    CaptureStatus,
+    InteractionType,
+    Source,
+    User,
+)
+from interactions.models._types import utcnow
+from interactions.services.access import Actor
+from interactions.services.captures import CaptureDraft, logged_interaction
+from interactions.services.contacts import match_addresses
+from interactions.services.interactions import (
+    InteractionFields,
+    MessageOrigin,
+    ParticipantFields,
+    create_interaction,
+)
+
+log = logging.getLogger(__name__)
+
+#: Attempts before a capture that keeps meeting passing failures is given up on.
+MAX_ATTEMPTS = 6
+
+
+class Mailbox(Protocol):
+    """The user's mailbox, as the worker reads it (Graph, through the gateway)."""
+
+    def get_message(self, rest_id: str) -> dict[str, Any]: ...
+
+    def list_attachments(self, rest_id: str) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+MailboxFor = Callable[[Session, int], Mailbox]
+
+
+class RetryLater(Exception):
+    """The capture went back to the queue; try again after ``delay`` seconds."""
+
+    def __init__(self, reason: str, delay: float | None) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+@dataclass(frozen=True)
+class Claimed:
+    user_id: int
+    attempts: int
+    draft: CaptureDraft
+
+
+def process_capture(
+    sessions: sessionmaker[Session], capture_id: int, mailbox_for: MailboxFor
+) -> CaptureStatus | None:
+    """Take a capture to a final state, or back to the queue with RetryLater."""
+    claimed = _claim(sessions, capture_id)
+    if claimed is None:
+        return None
+
+    mailbox = _OpenOnce(mailbox_for, claimed.user_id)
+    try:
+        with transaction(sessions) as session:
+            message = read_message(claimed.draft, lambda: mailbox(session))
+        with transaction(sessions) as session:
+            return _store(session, capture_id, claimed, message)
+    except OperationalError as error:
+        # The database itself failed (restarted, locked, unreachable): pass it on
+        # as a passing failure; if even that cannot be written, the sweeper will
+        # find the capture left in processing.
+        log.warning("capture %s met a database error: %s", capture_id, error)
+        unavailable = TemporarilyUnavailable("The database did not answer.")
+        return _postpone(sessions, capture_id, claimed.attempts, unavailable)
+    except TemporarilyUnavailable as error:
+        return _postpone(sessions, capture_id, claimed.attempts, error)
+    except DomainError as error:
+        with transaction(sessions) as session:
+            _finish(session, capture_id, CaptureStatus.FAILED, error.message)
+        return CaptureStatus.FAILED
+    finally:
+        mailbox.close()
+
+
+class _OpenOnce:
+    """The user's mailbox, opened at the first need of it, and then kept."""
+
+    def __init__(self, mailbox_for: MailboxFor, user_id: int) -> None:
+        self._mailbox_for = mailbox_for
+        self._user_id = user_id
+        self._mailbox: Mailbox | None = None
+
+    def __call__(self, session: Session) -> Mailbox:
+        if self._mailbox is None:
+            self._mailbox = self._mailbox_for(session, self._user_id)
+
+        return self._mailbox
+
+    def close(self) -> None:
+        if self._mailbox is not None:
+            self._mailbox.close()
+
+
+def _claim(sessions: sessionmaker[Session], capture_id: int) -> Claimed | None:
+    with transaction(sessions) as session:
+        capture = session.get(Capture, capture_id, with_for_update=True)
+        if capture is None or capture.status in FINAL_STATUSES:
+            return None
+
+        capture.status = CaptureStatus.PROCESSING
+        capture.attempts += 1
+        capture.updated_at = capture.queued_at = utcnow()
+        return Claimed(
+            capture.user_id, capture.attempts, CaptureDraft.of(capture.payload)
+        )
+
+
+def read_message(
+    draft: CaptureDraft, mailbox: Callable[[], Mailbox]
+) -> NormalizedMessage:
+    """The message from what the pane sent, completed from the mailbox if needed."""
+    rest_id = draft.item.get("rest_id")
+    if draft.needs_message:
+        if not rest_id:
+            raise DomainError("The add-in sent neither the message nor its id.")
+        graph_message = mailbox().get_message(rest_id)
+    else:
+        graph_message = _as_graph_message(draft.item)
+
+    if draft.needs_attachments and graph_message.get("hasAttachments", True):
+        graph_message["attachments"] = mailbox().list_attachments(str(rest_id))
+
+    return from_graph(graph_message)
+
+
+def _as_graph_message(item: dict[str, Any]) -> dict[str, Any]:
+    """The pane's reading of the item, in Graph's shape, so one parser serves both."""
+
+    def recipient(person: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "emailAddress": {
+                "address": person.get("address", ""),
+                "name": person.get("name", ""),
+            }
+        }
+
+    html = item.get("body_html")
+    return {
+        "internetMessageId": item.get("internet_message_id"),
+        "conversationId": item.get("conversation_id"),
+        "subject": item.get("subject", ""),
+        "from": recipient(item["from"]) if item.get("from") else None,
+        "toRecipients": [recipient(p) for p in item.get("to", [])],
+        "ccRecipients": [recipient(p) for p in item.get("cc", [])],
+        "sentDateTime": item.get("sent_at"),
+        "body": {
+            "contentType": "html" if html is not None else "text",
+            "content": html if html is not None else item.get("body_text", ""),
+        },
+        "attachments": [
+            {
+                "name": a.get("name", ""),
+                "contentType": a.get("content_type", ""),
+                "size": a.get("size", 0),
+                "isInline": a.get("is_inline", False),
+            }
+            for a in item.get("attachments", [])
+        ],
+    }
+
+
+def _store(
+    session: Session, capture_id: int, claimed: Claimed, message: NormalizedMessage
+) -> CaptureStatus:
+    capture = session.get_one(Capture, capture_id)
+    message_id = message.internet_message_id or claimed.draft.internet_message_id
+    existing = logged_interaction(session, capture.firm_id, message_id)
+    if existing is not None:
+        return _mark_duplicate(capture, existing)
+
+    actor = Actor.of(session.get_one(User, claimed.user_id))
+    draft = claimed.draft
+    try:
+        with session.begin_nested():
+            interaction = create_interaction(
+                session,
+                actor,
+                InteractionFields(
+                    type_id=draft.type_id,
+                    title=draft.title or message.subject,
+                    occurred_at=message.sent_at or capture.created_at,
+                    body_text=message.body_text,
+                    body_html=message.body_html,
+                ),
+                links=draft.links,
+                participants=draft.participants
+                or _participants(session, actor, draft.type_id, message),
+                origin=MessageOrigin(
+                    source=Source.OUTLOOK_ADDIN,
+                    internet_message_id=message_id,
+                    conversation_id=message.conversation_id
+                    or draft.item.get("conversation_id"),
+                    attachments=[vars(a) for a in message.attachments],
+                ),
+            )
+    except IntegrityError:
+        # Another worker stored the same message between our check and our insert.
+        winner = logged_interaction(session, capture.firm_id, message_id)
+        if winner is None:
+            raise
+        return _mark_duplicate(capture, winner)
+
+    capture.status = CaptureStatus.STORED
+    capture.interaction_id = interaction.id
+    capture.reason = ""
+    capture.updated_at = utcnow()
+    log.info("capture %s stored as interaction %s", capture.id, interaction.id)
+    return capture.status
+
+
+def _mark_duplicate(capture: Capture, interaction_id: int) -> CaptureStatus:
+    capture.status = CaptureStatus.DUPLICATE
+    capture.interaction_id = interaction_id
+    capture.reason = "This message was already logged."
+    capture.updated_at = utcnow()
+    log.info("capture %s duplicates interaction %s", capture.id, interaction_id)
+    return capture.status
+
+
+def _participants(
+    session: Session, actor: Actor, type_id: int | None, message: NormalizedMessage
+) -> list[ParticipantFields]:
+    """From, To and Cc, each matched to the one contact its address belongs to."""
+    roles = _email_roles(session.get(InteractionType, type_id) if type_id else None)
+    people = [(roles[0], message.sender)] if message.sender else []
+    people += [(roles[1], person) for person in message.to]
+    people += [(roles[2], person) for person in message.cc]
+    matches = match_addresses(session, actor.firm_id, [p.address for _, p in people])
+    participants = []
+    for role, person in people:
+        candidates = matches.get(person.address, [])
+        participants.append(
+            ParticipantFields(
+                role=role,
+                contact_id=candidates[0].contact_id if len(candidates) == 1 else None,
+                address=person.address or None,
+                display_name=person.display_name,
+            )
+        )
+
+    return participants
+
+
+def _email_roles(interaction_type: InteractionType | None) -> tuple[str, str, str]:
+    """The type's roles for From, To and Cc: by name, else by position."""
+    offered = interaction_type.roles if interaction_type else []
+    chosen = []
+    for position, wanted in enumerate(("From", "To", "Cc")):
+        by_name = [r for r in offered if r.casefold() == wanted.casefold()]
+        by_position = offered[min(position, len(offered) - 1)] if offered else wanted
+        chosen.append(by_name[0] if by_name else by_position)
+
+    return chosen[0], chosen[1], chosen[2]
+
+
+def _postpone(
+    sessions: sessionmaker[Session],
+    capture_id: int,
+    attempts: int,
+    error: TemporarilyUnavailable,
+) -> CaptureStatus:
+    with transaction(sessions) as session:
+        if attempts >= MAX_ATTEMPTS:
+            reason = f"Gave up after {attempts} attempts: {error.message}"
+            _finish(session, capture_id, CaptureStatus.FAILED, reason)
+            return CaptureStatus.FAILED
+
+        capture = session.get_one(Capture, capture_id)
+        capture.status = CaptureStatus.QUEUED
+        capture.reason = f"Waiting to try again: {error.message}"
+        capture.updated_at = utcnow()
+        # Due again after the delay, so that the sweeper does not hurry it.
+        capture.queued_at = capture.updated_at + timedelta(
+            seconds=error.retry_after or 0
+        )
+
+    raise RetryLater(error.message, error.retry_after)
+
+
+def _finish(
+    session: Session, capture_id: int, status: CaptureStatus, reason: str
+) -> None:
+    capture = session.get_one(Capture, capture_id)
+    capture.status = status
+    capture.reason = reason
+    capture.updated_at = utcnow()
+    log.warning("capture %s %s: %s", capture_id, status.value, reason)

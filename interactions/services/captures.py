@@ -1,0 +1,198 @@
+"""Captures from the add-in: accept, look up, and read their state.
+
+Accepting a capture checks everything the person chose (type, title, links,
+participants) at once, so the pane can say what to fix; it stores the request as it
+came and queues its processing after the commit. The message itself is read and
+stored by the worker (``capture_processing``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from interactions.models import Capture, CaptureStatus, Interaction, Source
+from interactions.models._types import utcnow
+from interactions.queue import enqueue
+from interactions.services import audit
+from interactions.services.access import Actor, get_owned, require_interactions
+from interactions.services.interactions import (
+    InteractionFields,
+    ParticipantFields,
+    build_interaction,
+)
+from interactions.services.records import RecordRef, parse_record_type
+
+PROCESS_TASK = "interactions.process_capture"
+
+
+@dataclass(frozen=True)
+class CaptureDraft:
+    """What the person confirmed in the pane, read from a capture's payload."""
+
+    type_id: int | None
+    title: str | None
+    links: list[RecordRef] = field(default_factory=list)
+    participants: list[ParticipantFields] = field(default_factory=list)
+    item: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, payload: dict[str, Any]) -> CaptureDraft:
+        return cls(
+            type_id=payload.get("type_id"),
+            title=payload.get("title"),
+            links=[
+                RecordRef(parse_record_type(link["record_type"]), link["record_id"])
+                for link in payload.get("links", [])
+            ],
+            participants=[
+                ParticipantFields(**p) for p in payload.get("participants", [])
+            ],
+            item=payload.get("item", {}),
+        )
+
+    @property
+    def needs_message(self) -> bool:
+        """The pane sent no body: the worker reads the message from the mailbox."""
+        return self.item.get("body_html") is None and self.item.get("body_text") is None
+
+    @property
+    def needs_attachments(self) -> bool:
+        """The pane sent no list of attachments, and the mailbox can give one."""
+        return "attachments" not in self.item and bool(self.item.get("rest_id"))
+
+    @property
+    def internet_message_id(self) -> str | None:
+        value = self.item.get("internet_message_id")
+        return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    interaction_id: int | None
+    capture: Capture | None
+
+
+def submit_capture(session: Session, actor: Actor, payload: dict[str, Any]) -> Capture:
+    """Accept a capture: refuse what would fail, else store it and queue it."""
+    draft = CaptureDraft.of(payload)
+    build_interaction(
+        session,
+        actor,
+        InteractionFields(type_id=draft.type_id, title=draft.title),
+        draft.links,
+        draft.participants,
+    )
+    capture = Capture(
+        firm_id=actor.firm_id,
+        user_id=actor.user_id,
+        payload=payload,
+        internet_message_id=draft.internet_message_id,
+    )
+    existing = logged_interaction(session, actor.firm_id, draft.internet_message_id)
+    if existing is not None:
+        capture.status = CaptureStatus.DUPLICATE
+        capture.interaction_id = existing
+        capture.reason = "This message was already logged."
+
+    session.add(capture)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "capture",
+        "capture",
+        capture.id,
+        details={"source": Source.OUTLOOK_ADDIN.value, "status": capture.status.value},
+    )
+    if capture.status is CaptureStatus.QUEUED:
+        enqueue(session, PROCESS_TASK, capture.id)
+
+    return capture
+
+
+def get_capture(session: Session, actor: Actor, capture_id: int) -> Capture:
+    require_interactions(actor)
+    return get_owned(session, Capture, capture_id, actor)
+
+
+def lookup(session: Session, actor: Actor, internet_message_id: str) -> Lookup:
+    """Whether a message is logged already, and its latest capture if any."""
+    require_interactions(actor)
+    message_id = internet_message_id.strip()
+    capture = session.scalar(
+        select(Capture)
+        .where(
+            Capture.firm_id == actor.firm_id, Capture.internet_message_id == message_id
+        )
+        .order_by(Capture.id.desc())
+        .limit(1)
+    )
+    return Lookup(logged_interaction(session, actor.firm_id, message_id), capture)
+
+
+def logged_interaction(
+    session: Session, firm_id: int, internet_message_id: str | None
+) -> int | None:
+    if not internet_message_id:
+        return None
+
+    return session.scalar(
+        select(Interaction.id).where(
+            Interaction.firm_id == firm_id,
+            Interaction.internet_message_id == internet_message_id,
+        )
+    )
+
+
+def requeue(session: Session, capture: Capture, reason: str = "") -> None:
+    """Ask a worker again; used by retries and by the sweeper."""
+    capture.status = CaptureStatus.QUEUED
+    capture.reason = reason
+    capture.queued_at = utcnow()
+    capture.updated_at = capture.queued_at
+    enqueue(session, PROCESS_TASK, capture.id)
+
+
+#: A queued capture is sent again when no worker took it for this long.
+QUEUED_GRACE = timedelta(minutes=2)
+#: A capture in processing for this long lost its worker (the task limit is 5 min).
+PROCESSING_GRACE = timedelta(minutes=7)
+
+
+def sweep(session: Session, max_attempts: int, limit: int = 500) -> int:
+    """Send again the captures whose message was lost or whose worker died."""
+    now = utcnow()
+    stale = session.scalars(
+        select(Capture)
+        .where(
+            or_(
+                and_(
+                    Capture.status == CaptureStatus.QUEUED,
+                    Capture.queued_at < now - QUEUED_GRACE,
+                ),
+                and_(
+                    Capture.status == CaptureStatus.PROCESSING,
+                    Capture.queued_at < now - PROCESSING_GRACE,
+                ),
+            )
+        )
+        .order_by(Capture.queued_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for capture in stale:
+        if capture.attempts >= max_attempts:
+            capture.status = CaptureStatus.FAILED
+            capture.reason = (
+                f"Gave up after {capture.attempts} attempts: no worker finished it."
+            )
+            capture.updated_at = now
+        else:
+            requeue(session, capture, "Sent to a worker again after a delay.")
+
+    return len(stale)
