@@ -6,10 +6,12 @@ is the one place that commits.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -33,6 +35,7 @@ def make_engine(database_url: str, **options: Any) -> Engine:
     """An engine for PostgreSQL, or for SQLite in WAL mode with foreign keys on."""
     if not database_url.startswith("sqlite"):
         options.setdefault("pool_pre_ping", True)
+        options.setdefault("json_deserializer", _loads)
         return create_engine(database_url, **options)
 
     engine = create_engine(
@@ -44,6 +47,16 @@ def make_engine(database_url: str, **options: Any) -> Engine:
     event.listen(engine, "begin", _begin_sqlite)
 
     return engine
+
+
+def _loads(document: bytes | str) -> Any:
+    # A grid page reads two JSON documents a row; orjson reads them several times
+    # faster. It refuses what the standard library accepts beyond JSON itself
+    # (NaN, integers past 64 bits), which stored payloads may hold.
+    try:
+        return orjson.loads(document)
+    except orjson.JSONDecodeError:
+        return json.loads(document)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -25,7 +25,7 @@ from web.context import actor, db
 
 
 def interaction_out(interaction: Interaction) -> InteractionOut:
-    links = grid.links_of(db(), interaction.firm_id, [interaction.id])
+    links = grid.links_of(db(), interaction.firm_id, interaction.id)
     return InteractionOut(
         id=interaction.id,
         type=type_out(interaction.type),
@@ -46,7 +46,7 @@ def interaction_out(interaction: Interaction) -> InteractionOut:
         participants=[
             ParticipantOut.model_validate(p) for p in interaction.participants
         ],
-        links=[LinkOut.model_validate(link) for link in links.get(interaction.id, [])],
+        links=[LinkOut.model_validate(link) for link in links],
     )
 
 
