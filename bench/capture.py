@@ -1082,7 +1082,7 @@ def parse_rate_case(size: RunSize, corpus: Path) -> dict[str, Any]:
 # -- profiles --------------------------------------------------------------------------
 
 
-def hot_spots(profile: cProfile.Profile, title: str, limit: int = 25) -> None:
+def hot_spots(profile: cProfile.Profile, title: str, limit: int = 150) -> None:
     """The functions that cost the most of their own time, and the most in all."""
     for order in ("tottime", "cumulative"):
         output = io.StringIO()

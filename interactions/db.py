@@ -88,8 +88,13 @@ def make_session_factory(engine: Engine, queue: Any = None) -> sessionmaker[Sess
 
 
 def will_write(session: Session) -> None:
-    """Declare, before its first statement, that the session's work writes."""
-    session.connection(execution_options={WRITES: True})
+    """Declare, before its first statement, that the session's work writes.
+
+    Only SQLite needs to know; elsewhere the session still connects lazily, at its
+    first statement, and a unit of work that reads nothing costs nothing.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection(execution_options={WRITES: True})
 
 
 @contextmanager

@@ -60,6 +60,15 @@ class DemoUser:
     rights: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class DemoCorrespondent:
+    """Someone who writes to the demo users: a contact of every demo firm."""
+
+    name: str
+    address: str
+    company: str
+
+
 COMPANIES = [
     "Northwind Traders",
     "Contoso Manufacturing",
@@ -133,8 +142,16 @@ TOPICS = [
 INTERACTIONS_PER_FIRM = 300
 
 
-def seed(session: Session, users: Iterable[DemoUser]) -> bool:
-    """Seed the demo firms once; False when a firm is already there."""
+def seed(
+    session: Session,
+    users: Iterable[DemoUser],
+    correspondents: Iterable[DemoCorrespondent] = (),
+) -> bool:
+    """Seed the demo firms once; False when a firm is already there.
+
+    Each firm with Interactions gets a contact for each correspondent, so that the
+    demo mailboxes' senders match contacts.
+    """
     if session.scalar(select(Firm.id).limit(1)) is not None:
         return False
 
@@ -159,18 +176,30 @@ def seed(session: Session, users: Iterable[DemoUser]) -> bool:
             for member in members
         ]
         if firm.has_interactions:
-            _seed_records(session, firm, Actor.of(people[0]), random.Random(number))
+            _seed_records(
+                session,
+                firm,
+                Actor.of(people[0]),
+                list(correspondents),
+                random.Random(number),
+            )
 
     return True
 
 
 def _seed_records(
-    session: Session, firm: Firm, actor: Actor, rng: random.Random
+    session: Session,
+    firm: Firm,
+    actor: Actor,
+    correspondents: list[DemoCorrespondent],
+    rng: random.Random,
 ) -> None:
     records: list[RecordRef] = []
     contacts: list[Contact] = []
-    for company in COMPANIES:
-        client = _add(session, Client(firm_id=firm.id, name=company))
+    companies = dict.fromkeys(COMPANIES + [c.company for c in correspondents])
+    clients = {}
+    for company in companies:
+        client = clients[company] = _add(session, Client(firm_id=firm.id, name=company))
         for kind in rng.sample(PLAN_KINDS, rng.randint(1, 2)):
             plan = _add(
                 session,
@@ -199,12 +228,42 @@ def _seed_records(
         )
         contacts.append(contact)
 
+    contacts += _correspondent_contacts(session, firm.id, correspondents, clients)
     session.flush()
     records += [RecordRef(RecordType.CONTACT, contact.id) for contact in contacts]
     if firm.has_salespitch:
         records += _seed_salespitch(session, firm.id, rng)
 
     _seed_interactions(session, firm, actor, records, contacts, rng)
+
+
+def _correspondent_contacts(
+    session: Session,
+    firm_id: int,
+    correspondents: list[DemoCorrespondent],
+    clients: dict[str, Client],
+) -> list[Contact]:
+    """One contact a person, with each of their addresses, at their company."""
+    by_name: dict[str, Contact] = {}
+    for person in correspondents:
+        contact = by_name.get(person.name)
+        if contact is None:
+            first, _, last = person.name.partition(" ")
+            contact = by_name[person.name] = _add(
+                session, Contact(firm_id=firm_id, first_name=first, last_name=last)
+            )
+            contact.roles.append(
+                ContactRole(
+                    firm_id=firm_id,
+                    client_id=clients[person.company].id,
+                    role="Plan Sponsor",
+                )
+            )
+        contact.emails.append(
+            ContactEmail(firm_id=firm_id, address=person.address.lower())
+        )
+
+    return list(by_name.values())
 
 
 def _contact(

@@ -22,9 +22,10 @@ import simulator
 from addin.manifest import render_manifest
 from interactions.config import PROJECT_ROOT, Settings, load_settings
 from interactions.db import make_engine, make_session_factory, transaction
-from interactions.demo import DemoUser, seed
+from interactions.demo import DemoCorrespondent, DemoUser, seed
 from interactions.migrate import upgrade
 from simulator.directory import demo_directory
+from simulator.mailbox import DEMO_CORRESPONDENTS
 from web import create_app
 from web.devcert import LocalTLS, ensure_local_tls
 
@@ -71,7 +72,7 @@ def prepare_database(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
     upgrade(engine)
     with transaction(make_session_factory(engine)) as session:
-        if seed(session, demo_users()):
+        if seed(session, demo_users(), demo_correspondents()):
             log.info("seeded the demo firms")
     engine.dispose()
 
@@ -89,6 +90,13 @@ def demo_users() -> list[DemoUser]:
             rights=user.rights,
         )
         for user in demo_directory().users
+    ]
+
+
+def demo_correspondents() -> list[DemoCorrespondent]:
+    return [
+        DemoCorrespondent(name, address, company)
+        for name, address, company in DEMO_CORRESPONDENTS
     ]
 
 

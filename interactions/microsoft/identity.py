@@ -62,7 +62,7 @@ class TokenValidator:
             raise Unauthenticated("The access token is not signed with RS256.")
 
         tenant_id = unverified.get("tid")
-        if not isinstance(tenant_id, str) or not self._is_registered_tenant(tenant_id):
+        if not isinstance(tenant_id, str):
             raise Unauthenticated("The access token's tenant is not registered.")
 
         claims = self._verify(token, tenant_id, header.get("kid"))
@@ -115,6 +115,13 @@ class TokenValidator:
             age = time.monotonic() - fetched_at
             stale = age > JWKS_MAX_AGE_SECONDS
             if stale or (kid not in keys and age >= JWKS_REFETCH_SECONDS):
+                # Only a registered tenant's keys are fetched. While they are at
+                # hand the check is not repeated: the caller's firm is looked up
+                # by tenant after every validation anyway.
+                if not self._is_registered_tenant(tenant_id):
+                    raise Unauthenticated(
+                        "The access token's tenant is not registered."
+                    )
                 keys = self._fetch_jwks(tenant_id)
                 self._jwks[tenant_id] = (time.monotonic(), keys)
 

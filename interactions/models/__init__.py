@@ -12,6 +12,7 @@ from interactions.models.firm import (
     SecurityGroupRight,
     Tier,
     User,
+    user_security_group,
 )
 from interactions.models.interaction import (
     LINKABLE,
@@ -62,4 +63,5 @@ __all__ = [
     "Tier",
     "User",
     "UserTokenCache",
+    "user_security_group",
 ]

@@ -6,11 +6,19 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from interactions.db import Base
 from interactions.errors import Forbidden, NotFound, Unauthenticated
-from interactions.models import SALESPITCH, Firm, RecordType, Right, User
+from interactions.models import (
+    SALESPITCH,
+    Firm,
+    RecordType,
+    Right,
+    SecurityGroupRight,
+    User,
+    user_security_group,
+)
 
 ModelT = TypeVar("ModelT", bound=Base)
 
@@ -40,17 +48,36 @@ class Actor:
 
 def actor_for(session: Session, tenant_id: str, object_id: str) -> Actor:
     """The actor behind a validated token's (tid, oid)."""
+    # Every request asks this: two statements, the user with the firm, then the
+    # rights, instead of loading the user's groups and their rights one by one.
     user = session.scalar(
         select(User)
         .join(Firm)
         .where(Firm.entra_tenant_id == tenant_id, User.entra_object_id == object_id)
+        .options(lazyload(User.security_groups))
     )
     if user is None or not user.is_active:
         raise Unauthenticated(
             "Your account is not set up in Interactions; ask your firm's administrator."
         )
 
-    return Actor.of(user)
+    rights = session.scalars(
+        select(SecurityGroupRight.right)
+        .join(
+            user_security_group,
+            user_security_group.c.security_group_id
+            == SecurityGroupRight.security_group_id,
+        )
+        .where(user_security_group.c.user_id == user.id)
+    )
+    return Actor(
+        user_id=user.id,
+        firm_id=user.firm_id,
+        name=user.name,
+        has_interactions=user.firm.has_interactions,
+        has_salespitch=user.firm.has_salespitch,
+        rights=frozenset(rights),
+    )
 
 
 def is_registered_tenant(session: Session, tenant_id: str) -> bool:
