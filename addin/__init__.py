@@ -14,10 +14,8 @@ as a script would; with a real Entra ID those routes do not exist.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from flask import (
@@ -31,7 +29,7 @@ from flask import (
     send_from_directory,
 )
 
-from interactions.config import PROJECT_ROOT, Settings
+from interactions.config import PROJECT_ROOT, Settings, is_local_url
 from simulator.client import SimulatorSession, sign_in
 
 log = logging.getLogger(__name__)
@@ -81,14 +79,7 @@ def _policy(*, office_js: str, frames: str = "'none'") -> str:
 
 def has_sandbox(settings: Settings) -> bool:
     """Whether the identity provider is the local simulator: the demo and tests."""
-    host = urlsplit(settings.authority_host).hostname or ""
-    if host == "localhost":
-        return True
-
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_local_url(settings.authority_host)
 
 
 def _settings() -> Settings:

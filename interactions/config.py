@@ -143,7 +143,8 @@ def _fernet_keys(raw: str) -> tuple[str, ...]:
     return keys
 
 
-def _is_local(url: str) -> bool:
+def is_local_url(url: str) -> bool:
+    """Whether ``url`` names this machine (localhost or a loopback address)."""
     host = urlsplit(url).hostname or ""
     if host == "localhost":
         return True
@@ -167,7 +168,7 @@ def _check(settings: Settings) -> None:
 
     # A real Entra ID (anything but the local simulator) needs the registration's own
     # secret, and keys that every web and worker process shares.
-    if not _is_local(settings.authority_host):
+    if not is_local_url(settings.authority_host):
         if settings.client_secret == DEMO_CLIENT_SECRET:
             raise ConfigError(
                 "API_CLIENT_SECRET must be set to a client secret of the Entra "

@@ -35,14 +35,15 @@ class Actor:
     rights: frozenset[Right]
 
     @classmethod
-    def of(cls, user: User) -> Actor:
+    def of(cls, user: User, rights: frozenset[Right] | None = None) -> Actor:
+        """The user as an actor, with ``rights`` when they were read already."""
         return cls(
             user_id=user.id,
             firm_id=user.firm_id,
             name=user.name,
             has_interactions=user.firm.has_interactions,
             has_salespitch=user.firm.has_salespitch,
-            rights=user.rights,
+            rights=user.rights if rights is None else rights,
         )
 
 
@@ -70,14 +71,7 @@ def actor_for(session: Session, tenant_id: str, object_id: str) -> Actor:
         )
         .where(user_security_group.c.user_id == user.id)
     )
-    return Actor(
-        user_id=user.id,
-        firm_id=user.firm_id,
-        name=user.name,
-        has_interactions=user.firm.has_interactions,
-        has_salespitch=user.firm.has_salespitch,
-        rights=frozenset(rights),
-    )
+    return Actor.of(user, frozenset(rights))
 
 
 def is_registered_tenant(session: Session, tenant_id: str) -> bool:

@@ -40,11 +40,15 @@ function fail(error) {
 
 let pane = null;
 let following = false;
+let selection = 0;
 
 async function showSelected() {
+  const current = ++selection;
   notify(strings.loading);
   try {
     const item = await readItem();
+    // Another message was selected while this one was read: it is shown instead.
+    if (current !== selection) return;
     await pane.show(item);
     notify(item ? "" : strings.noItem);
   } catch (error) {
@@ -86,11 +90,12 @@ async function start() {
     return;
   }
   pane ??= new CapturePane(api, me, types.types, fail);
-  await showSelected();
+  // Follow the selection before reading it, so that a change meanwhile is not lost.
   if (!following) {
     following = true;
     await onItemChanged(() => showSelected());
   }
+  await showSelected();
 }
 
 Office.onReady().then(start);
