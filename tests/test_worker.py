@@ -13,7 +13,9 @@ import statistics
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +29,9 @@ from sqlalchemy.orm import Session
 from interactions.broker import BrokerUnavailable, check_broker
 from interactions.config import Settings, load_settings
 from interactions.db import make_session_factory
-from interactions.models import Capture, Interaction, InteractionType
-from interactions.queue import CeleryQueue
+from interactions.models import Capture, CaptureStatus, Interaction, InteractionType
+from interactions.models._types import utcnow
+from interactions.queue import CeleryQueue, RecordingQueue
 from tests.conftest import TokenSource, World
 from web import create_app
 from web.context import Runtime
@@ -234,74 +237,104 @@ def committed_cleanup(engine: Engine) -> Iterator[list[str]]:
         )
 
 
-def _capture_end_to_end(
+@dataclass
+class Stack:
+    """The web app and a worker's app on one broker, over the test database."""
+
+    worker_app: Celery
+    client: Any
+    headers: dict[str, str]
+    engine: Engine
+
+    def capture_body(self, message_ids: list[str], world: World) -> dict[str, Any]:
+        """A capture as the pane sends it, for a message of its own."""
+        message_id = f"<{uuid.uuid4()}@northwind.test>"
+        message_ids.append(message_id)
+        with Session(self.engine) as session:
+            email = session.scalars(
+                select(InteractionType.id).where(
+                    InteractionType.firm_id == world.actors["admin"].firm_id,
+                    InteractionType.display_name == "Email",
+                )
+            ).one()
+        return {
+            "type_id": email,
+            "title": "Loan request",
+            "item": {
+                "internet_message_id": message_id,
+                "subject": "Loan request",
+                "from": {"address": "dana@northwind.test", "name": "Dana Rivera"},
+                "to": [{"address": "admin@acme.test", "name": "Admin"}],
+                "sent_at": "2026-11-30T14:05:00+00:00",
+                "body_html": "<p>May I borrow from my 401(k)?</p>",
+            },
+        }
+
+    def post(self, body: dict[str, Any]) -> Any:
+        return self.client.post("/api/v1/captures", json=body, headers=self.headers)
+
+    def final_state(self, capture_id: int) -> Any:
+        return _final_state(self.client, self.headers, capture_id)
+
+    @contextmanager
+    def worker(self) -> Iterator[None]:
+        try:
+            with start_worker(
+                self.worker_app,
+                pool="solo",
+                perform_ping_check=False,
+                WorkController=FailFastWorkController,
+            ) as worker:
+                assert not worker.stopped_while_starting, "the worker died starting"
+                yield
+        finally:
+            runtime = getattr(self.worker_app, "interactions_runtime", None)
+            if runtime is not None:
+                runtime.engine.dispose()
+
+
+def _stack(
     worker_app: Celery,
     settings: Settings,
     engine: Engine,
     base_runtime: Runtime,
     tokens: TokenSource,
-    world: World,
-    message_ids: list[str],
-) -> None:
+    queue: Any = None,
+) -> Stack:
+    """The stack; ``queue`` stands in for the broker on the web app's side."""
     # The worker's app reads the test database, and the web app queues on its broker.
     worker_app.interactions_settings = replace(
         settings,
         broker_url=worker_app.conf.broker_url,
         result_backend=worker_app.conf.result_backend,
     )
-    queue = CeleryQueue(worker_app.conf.broker_url, TEST_QUEUE)
+    queue = queue or CeleryQueue(worker_app.conf.broker_url, TEST_QUEUE)
     sessions = make_session_factory(engine, queue)
     web = create_app(Runtime(settings, engine, sessions, base_runtime.validator))
-    client = web.test_client()
     headers = {"Authorization": f"Bearer {tokens('admin')}"}
-    message_id = f"<{uuid.uuid4()}@northwind.test>"
-    message_ids.append(message_id)
-    with Session(engine) as session:
-        email = session.scalars(
-            select(InteractionType.id).where(
-                InteractionType.firm_id == world.actors["admin"].firm_id,
-                InteractionType.display_name == "Email",
-            )
-        ).one()
-    body = {
-        "type_id": email,
-        "title": "Loan request",
-        "item": {
-            "internet_message_id": message_id,
-            "subject": "Loan request",
-            "from": {"address": "dana@northwind.test", "name": "Dana Rivera"},
-            "to": [{"address": "admin@acme.test", "name": "Admin"}],
-            "sent_at": "2026-11-30T14:05:00+00:00",
-            "body_html": "<p>May I borrow from my 401(k)?</p>",
-        },
-    }
+    return Stack(worker_app, web.test_client(), headers, engine)
 
-    try:
-        with start_worker(
-            worker_app,
-            pool="solo",
-            perform_ping_check=False,
-            WorkController=FailFastWorkController,
-        ) as worker:
-            assert not worker.stopped_while_starting, "the worker died while starting"
-            accepted = client.post("/api/v1/captures", json=body, headers=headers)
-            assert accepted.status_code == 202, accepted.json
-            # The same message again, before the first is stored: one interaction.
-            again = client.post("/api/v1/captures", json=body, headers=headers)
-            states = [
-                _final_state(client, headers, capture["id"])
-                for capture in (accepted.json, again.json)
-            ]
-    finally:
-        runtime = getattr(worker_app, "interactions_runtime", None)
-        if runtime is not None:
-            runtime.engine.dispose()
+
+def _capture_end_to_end(stack: Stack, world: World, message_ids: list[str]) -> None:
+    body = stack.capture_body(message_ids, world)
+    with stack.worker():
+        accepted = stack.client.post(
+            "/api/v1/captures", json=body, headers=stack.headers
+        )
+        assert accepted.status_code == 202, accepted.json
+        # The same message again, before the first is stored: one interaction.
+        again = stack.post(body)
+        states = [
+            stack.final_state(capture["id"]) for capture in (accepted.json, again.json)
+        ]
 
     assert sorted(state["status"] for state in states) == ["duplicate", "stored"]
     assert states[0]["interaction_id"] == states[1]["interaction_id"]
-    with Session(engine) as session:
+    with Session(stack.engine) as session:
         stored = session.scalars(
-            select(Interaction).where(Interaction.internet_message_id == message_id)
+            select(Interaction).where(
+                Interaction.internet_message_id == body["item"]["internet_message_id"]
+            )
         ).all()
         assert [interaction.title for interaction in stored] == ["Loan request"]
         assert "401(k)" in stored[0].body_text
@@ -318,8 +351,15 @@ def _final_state(client: Any, headers: dict[str, str], capture_id: int) -> Any:
     pytest.fail(f"capture {capture_id} is still {state['status']} after 30 s")
 
 
-def test_a_capture_is_stored_by_a_worker_on_the_embedded_broker(
-    embedded_app: Celery,
+@pytest.fixture(params=["embedded_app", "redis_app"])
+def broker_app(request: pytest.FixtureRequest) -> Celery:
+    """A worker's app on each broker: the embedded one and Redis."""
+    app: Celery = request.getfixturevalue(request.param)
+    return app
+
+
+def test_a_capture_is_stored_by_a_worker(
+    broker_app: Celery,
     settings: Settings,
     engine: Engine,
     base_runtime: Runtime,
@@ -327,13 +367,21 @@ def test_a_capture_is_stored_by_a_worker_on_the_embedded_broker(
     world: World,
     committed_cleanup: list[str],
 ) -> None:
-    _capture_end_to_end(
-        embedded_app, settings, engine, base_runtime, tokens, world, committed_cleanup
-    )
+    stack = _stack(broker_app, settings, engine, base_runtime, tokens)
+    _capture_end_to_end(stack, world, committed_cleanup)
 
 
-def test_a_capture_is_stored_by_a_worker_on_redis(
-    redis_app: Celery,
+def _age_capture(engine: Engine, capture_id: int, **values: Any) -> None:
+    """Move a capture's queued_at back, as if the grace had passed; set ``values``."""
+    with Session(engine) as session, session.begin():
+        capture = session.get_one(Capture, capture_id)
+        capture.queued_at = utcnow() - timedelta(hours=1)
+        for name, value in values.items():
+            setattr(capture, name, value)
+
+
+def test_a_lost_broker_message_delays_a_capture_but_does_not_lose_it(
+    broker_app: Celery,
     settings: Settings,
     engine: Engine,
     base_runtime: Runtime,
@@ -341,6 +389,44 @@ def test_a_capture_is_stored_by_a_worker_on_redis(
     world: World,
     committed_cleanup: list[str],
 ) -> None:
-    _capture_end_to_end(
-        redis_app, settings, engine, base_runtime, tokens, world, committed_cleanup
+    # The web app's message never reaches the broker: a RecordingQueue keeps it.
+    stack = _stack(broker_app, settings, engine, base_runtime, tokens, RecordingQueue())
+    body = stack.capture_body(committed_cleanup, world)
+    accepted = stack.post(body)
+    assert accepted.status_code == 202, accepted.json
+    _age_capture(engine, accepted.json["id"])
+
+    with stack.worker():
+        swept = broker_app.send_task("interactions.sweep_captures")
+        assert swept.get(timeout=30, interval=0.05) >= 1
+        state = stack.final_state(accepted.json["id"])
+
+    assert state["status"] == "stored"
+    assert state["attempts"] == 1
+
+
+def test_a_capture_left_processing_by_a_dead_worker_is_stored_by_another(
+    broker_app: Celery,
+    settings: Settings,
+    engine: Engine,
+    base_runtime: Runtime,
+    tokens: TokenSource,
+    world: World,
+    committed_cleanup: list[str],
+) -> None:
+    stack = _stack(broker_app, settings, engine, base_runtime, tokens, RecordingQueue())
+    body = stack.capture_body(committed_cleanup, world)
+    accepted = stack.post(body)
+    assert accepted.status_code == 202, accepted.json
+    # What a worker killed after its claim leaves behind: processing, one attempt,
+    # and a task that the broker forgot (the embedded broker does).
+    _age_capture(
+        engine, accepted.json["id"], status=CaptureStatus.PROCESSING, attempts=1
     )
+
+    with stack.worker():
+        broker_app.send_task("interactions.sweep_captures").get(timeout=30)
+        state = stack.final_state(accepted.json["id"])
+
+    assert state["status"] == "stored"
+    assert state["attempts"] == 2
