@@ -52,6 +52,10 @@ class Settings:
     #: (see interactions.microsoft.tokens); every other deployment must set them, so
     #: that all its web and worker processes share the same keys.
     token_cache_keys: tuple[str, ...] = field(default=(), repr=False)
+    #: Signs the admin page's session cookies. Empty in the embedded run, which
+    #: keeps a generated one in ``instance/secret.key`` (see web); every
+    #: other deployment must set it, the same in all its web processes.
+    secret_key: str = field(default="", repr=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -101,6 +105,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         simulator_port=simulator_port,
         client_secret=env.get("API_CLIENT_SECRET") or DEMO_CLIENT_SECRET,
         token_cache_keys=_fernet_keys(env.get("TOKEN_CACHE_KEYS") or ""),
+        secret_key=env.get("SECRET_KEY") or "",
     )
     _check(settings)
 
@@ -167,7 +172,7 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"MICROSOFT_CA_BUNDLE names no file: {bundle}.")
 
     # A real Entra ID (anything but the local simulator) needs the registration's own
-    # secret, and keys that every web and worker process shares.
+    # secret, keys that every web and worker process shares, and a session key.
     if not is_local_url(settings.authority_host):
         if settings.client_secret == DEMO_CLIENT_SECRET:
             raise ConfigError(
@@ -179,4 +184,10 @@ def _check(settings: Settings) -> None:
             raise ConfigError(
                 "TOKEN_CACHE_KEYS must be set: every web and worker process needs "
                 "the same keys to read the token caches."
+            )
+
+        if len(settings.secret_key) < 32:
+            raise ConfigError(
+                "SECRET_KEY must be set to at least 32 random characters, the same "
+                "in every web process: it signs the admin page's sessions."
             )

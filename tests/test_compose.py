@@ -35,6 +35,7 @@ DEPLOYMENT_ENV = {
     "API_CLIENT_ID": "3c1e9a52-0d4b-4f7e-8a61-9b2c5d7e4f10",
     "API_CLIENT_SECRET": "compose-test-client-secret",
     "TOKEN_CACHE_KEYS": "xZrGbCw0TjH4k9Qy8Fv2LmN1pR5sD7eA3uI6oK0jW9c=",
+    "SECRET_KEY": "compose-test-secret-key-of-at-least-32-characters",
 }
 
 #: Setting names that hold credentials, or that would pin a deployment if baked in.

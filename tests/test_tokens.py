@@ -349,6 +349,10 @@ def test_a_malformed_key_is_named_but_not_shown() -> None:
     [
         ({"TOKEN_CACHE_KEYS": NEW_KEY}, "API_CLIENT_SECRET"),
         ({"API_CLIENT_SECRET": "registration-secret"}, "TOKEN_CACHE_KEYS"),
+        (
+            {"API_CLIENT_SECRET": "registration-secret", "TOKEN_CACHE_KEYS": NEW_KEY},
+            "SECRET_KEY",
+        ),
     ],
 )
 def test_a_real_entra_needs_a_secret_and_keys(

@@ -9,13 +9,26 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from interactions.errors import DomainError, TemporarilyUnavailable
+from web.page import message_page
 
 log = logging.getLogger(__name__)
+
+
+#: What answers in JSON; everything else is a page for a person.
+JSON_BLUEPRINTS = frozenset({"api", "health", "addin"})
+
+
+def _is_json() -> bool:
+    return request.blueprint in JSON_BLUEPRINTS or request.path.startswith("/api/")
 
 
 def error_response(
     status: int, code: str, message: str, field: str | None = None
 ) -> tuple[Response, int]:
+    if not _is_json():
+        page, _ = message_page(_TITLES.get(status, "Sorry"), message, status)
+        return Response(page, mimetype="text/html"), status
+
     detail: dict[str, str] = {"code": code, "message": message}
     if field is not None:
         detail["field"] = field
@@ -25,6 +38,15 @@ def error_response(
         response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
 
     return response, status
+
+
+_TITLES = {
+    400: "That did not work",
+    401: "Sign in first",
+    403: "Not allowed",
+    404: "Not found",
+    500: "Something went wrong",
+}
 
 
 def register(app: Flask) -> None:

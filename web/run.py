@@ -136,6 +136,7 @@ def announce(settings: Settings, tls: LocalTLS, manifest: Path) -> None:
         f"""
 Interactions is running.
 
+  Admin page      {web}/  (sign in as any demo user)
   Add-in sandbox  {web}/addin/sandbox  (the task pane beside a demo mailbox)
   API             {web}/api/v1  (OpenAPI: {web}/api/v1/openapi.json)
   Health          {web}/healthz   {web}/readyz

@@ -154,6 +154,20 @@ def _tenant(settings: Settings, tenant_id: str) -> _Tenant:
     return _Tenant(settings, tenant_id)
 
 
+#: The authority that signs in people of any work or school tenant.
+SIGN_IN_AUTHORITY = "organizations"
+
+
+def sign_in_application(settings: Settings) -> msal.ConfidentialClientApplication:
+    """The application that signs people in to the admin page, from any tenant.
+
+    Its token cache is thrown away: the page keeps only who signed in.
+    """
+    return _tenant(settings, SIGN_IN_AUTHORITY).application(
+        msal.SerializableTokenCache()
+    )
+
+
 def _call_entra(action: str, user_id: int, call: Callable[[], Any]) -> Any:
     """Run an MSAL call; a transport failure or a 5xx becomes IdentityUnavailable.
 

@@ -1,0 +1,35 @@
+"""What every admin page shares: the message page and the security headers."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, render_template
+
+from web.context import runtime
+
+
+def message_page(
+    title: str, message: str, status: int, action: tuple[str, str] | None = None
+) -> tuple[str, int]:
+    """A page that says one thing, with one way on (a label and a URL)."""
+    return render_template(
+        "message.html", title=title, message=message, action=action
+    ), status
+
+
+def register(app: Flask) -> None:
+    @app.after_request
+    def secure_pages(response: Response) -> Response:
+        # The add-in sets its own policy: Outlook frames it.
+        if response.mimetype == "text/html" and "Content-Security-Policy" not in (
+            response.headers
+        ):
+            authority = runtime().settings.authority_host
+            response.headers["Content-Security-Policy"] = (
+                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+                f"base-uri 'none'; form-action 'self' {authority}"
+            )
+            response.headers["X-Frame-Options"] = "DENY"
+            response.headers["Referrer-Policy"] = "same-origin"
+            response.headers["Cache-Control"] = "no-store"
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
