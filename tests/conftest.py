@@ -397,6 +397,14 @@ class ApiClient:
         return self.call("DELETE", path, as_, **kwargs)
 
 
+@pytest.fixture
+def visitor(app: Flask, running_simulator: RunningSimulator, tls: LocalTLS) -> Any:
+    """A person at the admin page: our app's test client and the simulator's pages."""
+    from tests.browsing import Browser
+
+    return Browser(app.test_client(), running_simulator, str(tls.ca_path))
+
+
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     return document(api_module.api, api_module.PREFIX, Error)

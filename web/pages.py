@@ -1,16 +1,41 @@
-"""The admin page's own pages; for now the home page, which says who you are."""
+"""The admin page's pages: home with record search, a record's Interactions tab, and
+one interaction. Views parse the request, call a service and render."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, session
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from interactions.errors import Unauthenticated
-from interactions.models import Right
+from interactions.models import SYSTEM_BASE_NAMES, Plan, Project, RecordType, Right
+from interactions.models._types import utcnow
+from interactions.services import grid, records
 from interactions.services.access import Actor, actor_for
+from interactions.services.records import RecordRef
 from web.context import db
 from web.signin import USER
 
 blueprint = Blueprint("pages", __name__)
+
+SOURCES = {
+    "manual": "Added by hand",
+    "outlook_addin": "Outlook add-in",
+    "file_import": "File import",
+    "blast_email": "Blast Email",
+    "secure_file_exchange": "Secure File Exchange",
+}
+SHOW_FOR_LAST_CHOICES = [
+    ("1m", "1 month"),
+    ("3m", "3 months"),
+    ("6m", "6 months"),
+    ("12m", "12 months"),
+    ("24m", "24 months"),
+    ("all", "All"),
+]
 
 
 def page_actor() -> Actor | None:
@@ -27,14 +52,103 @@ def page_actor() -> Actor | None:
         return None
 
 
+def requires_sign_in(view: Callable[..., Any]) -> Callable[..., Any]:
+    """The view gets the actor first; without a sign-in the browser goes to get one."""
+
+    @functools.wraps(view)
+    def signed_in_view(*args: Any, **kwargs: Any) -> Any:
+        actor = page_actor()
+        if actor is None:
+            return redirect(
+                url_for("signin.sign_in", next=request.full_path.rstrip("?"))
+            )
+
+        return view(actor, *args, **kwargs)
+
+    return signed_in_view
+
+
+@blueprint.app_template_filter("source")
+def source_label(value: str) -> str:
+    return SOURCES.get(value, value)
+
+
+@blueprint.app_template_filter("moment")
+def moment(value: Any) -> str:
+    return f"{value:%b %d, %Y %H:%M} UTC"
+
+
 @blueprint.get("/")
 def home() -> str:
     actor = page_actor()
     if actor is None:
         return render_template("welcome.html")
 
+    query = request.args.get("q", "")
+    found = records.find(db(), actor, query) if actor.has_interactions else []
     return render_template(
         "home.html",
         actor=actor,
         rights=[right.value for right in Right if right in actor.rights],
+        query=query,
+        found=found,
+    )
+
+
+@blueprint.get("/records/<kind>/<int:record_id>")
+@requires_sign_in
+def record(actor: Actor, kind: str, record_id: int) -> str | BaseResponse:
+    ref = RecordRef(records.parse_record_type(kind), record_id)
+    found = records.require_record(db(), actor, ref)
+    name = records.names(db(), actor.firm_id, [ref])[ref]
+    if isinstance(found, Project):
+        plan = db().get_one(Plan, found.plan_id)
+        return render_template("project.html", name=name, plan=plan)
+
+    show_for_last = grid.parse_show_for_last(request.args.get("show_for_last"))
+    before = request.args.get("before")
+    page = grid.record_grid(
+        db(),
+        actor,
+        ref,
+        show_for_last,
+        before=grid.Cursor.decode(before) if before else None,
+    )
+    return render_template(
+        "record.html",
+        actor=actor,
+        ref=ref,
+        name=name,
+        page=page,
+        show_for_last=show_for_last.value,
+        choices=SHOW_FOR_LAST_CHOICES,
+        older_hidden=page.next_cursor is None
+        and _older_hidden(actor, ref, show_for_last),
+        is_roll_up=ref.record_type is RecordType.CLIENT,
+    )
+
+
+def _older_hidden(
+    actor: Actor, ref: RecordRef, show_for_last: grid.ShowForLast
+) -> bool:
+    """Whether Show For Last hides older interactions of the record."""
+    since = show_for_last.since(utcnow())
+    if since is None:
+        return False
+
+    older = grid.record_grid(
+        db(), actor, ref, grid.ShowForLast.ALL, 1, grid.Cursor(since, 0)
+    )
+    return bool(older.rows)
+
+
+@blueprint.get("/interactions/<int:interaction_id>")
+@requires_sign_in
+def interaction(actor: Actor, interaction_id: int) -> str:
+    shown = grid.get_interaction(db(), actor, interaction_id)
+    return render_template(
+        "interaction.html",
+        interaction=shown,
+        links=grid.links_of(db(), actor.firm_id, shown.id),
+        is_system=shown.type.base_name in SYSTEM_BASE_NAMES,
     )

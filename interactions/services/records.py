@@ -13,6 +13,7 @@ from interactions.db import Base
 from interactions.errors import Invalid
 from interactions.models import (
     LINKABLE,
+    SALESPITCH,
     Client,
     Contact,
     ContactEmail,
@@ -147,6 +148,33 @@ def search(
 
     results: list[RecordSummary] = []
     for record_type in types:
+        results.extend(_search_one(session, actor.firm_id, record_type, text))
+
+    return results
+
+
+#: The kinds of record that have an Interactions tab, in the order a search lists them.
+WITH_TAB = (
+    RecordType.CLIENT,
+    RecordType.PLAN,
+    RecordType.CONTACT,
+    RecordType.OPPORTUNITY,
+    RecordType.PROPOSAL,
+    RecordType.PROSPECT,
+)
+
+
+def find(session: Session, actor: Actor, query: str) -> list[RecordSummary]:
+    """Records with an Interactions tab whose name contains ``query``, to open one."""
+    require_interactions(actor)
+    text = query.strip()
+    if not text:
+        return []
+
+    results: list[RecordSummary] = []
+    for record_type in WITH_TAB:
+        if record_type in SALESPITCH and not actor.has_salespitch:
+            continue
         results.extend(_search_one(session, actor.firm_id, record_type, text))
 
     return results

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import ARTIFACTS, TIMEOUT_MS, Served
-from tests.conftest import USERS
+from tests.conftest import USERS, Factory
 
 
 @pytest.fixture
@@ -38,3 +38,27 @@ def test_signs_in_through_entra_and_out_again(admin_page: Page, served: Served) 
     page.screenshot(path=str(ARTIFACTS / "admin-home.png"), full_page=True)
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You are signed out")).to_be_visible()
+
+
+def test_finds_a_plan_and_reads_its_interactions_tab(
+    admin_page: Page, served: Served, make: Factory
+) -> None:
+    plan = make.plan(make.client("Contoso Manufacturing"), "Contoso 401(k) Plan")
+    make.interaction(plan, title="ADP/ACP testing results", days_ago=10)
+    make.interaction(plan, title="2024 Form 5500 filed", days_ago=300)
+    page = admin_page
+    page.goto(site(served) + "/sign-in")
+    page.get_by_role("button", name=USERS["admin"].email).click()
+
+    page.get_by_role("searchbox").fill("contoso")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name="Contoso 401(k) Plan").click()
+
+    grid = page.get_by_role("table")
+    expect(grid).to_contain_text("ADP/ACP testing results")
+    expect(grid).not_to_contain_text("2024 Form 5500 filed")
+    expect(page.get_by_text("Older interactions are hidden")).to_be_visible()
+    page.get_by_label("Show For Last").select_option("All")
+    page.get_by_role("button", name="Show").click()
+    expect(grid).to_contain_text("2024 Form 5500 filed")
+    page.screenshot(path=str(ARTIFACTS / "admin-plan-grid.png"), full_page=True)
