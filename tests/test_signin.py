@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from tests.browsing import Browser, Forms
 from tests.conftest import USERS, World
-from web.signin import _local_path
+from web.signin import local_path
 
 
 def test_signing_in_shows_who_you_are_and_your_rights(visitor: Browser) -> None:
@@ -129,7 +129,7 @@ def test_signing_out_forgets_the_session_and_signs_out_at_entra(
 def test_after_sign_in_only_paths_of_this_site_are_followed(
     target: str | None, kept: str | None
 ) -> None:
-    assert _local_path(target) == kept
+    assert local_path(target) == kept
 
 
 def test_pages_carry_a_strict_policy(visitor: Browser) -> None:

@@ -7,7 +7,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from interactions.errors import Unauthenticated
@@ -45,11 +45,14 @@ def page_actor() -> Actor | None:
         return None
 
     try:
-        return actor_for(db(), user["tenant_id"], user["object_id"])
+        actor = actor_for(db(), user["tenant_id"], user["object_id"])
     except Unauthenticated:
         # Deactivated or removed since signing in.
         session.clear()
         return None
+
+    g.page_actor = actor  # for the menu every page shows
+    return actor
 
 
 def requires_sign_in(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -125,6 +128,8 @@ def record(actor: Actor, kind: str, record_id: int) -> str | BaseResponse:
         older_hidden=page.next_cursor is None
         and _older_hidden(actor, ref, show_for_last),
         is_roll_up=ref.record_type is RecordType.CLIENT,
+        can_add=ref.record_type is not RecordType.CLIENT
+        and Right.ADD_EDIT_INTERACTION in actor.rights,
     )
 
 
@@ -151,4 +156,6 @@ def interaction(actor: Actor, interaction_id: int) -> str:
         interaction=shown,
         links=grid.links_of(db(), actor.firm_id, shown.id),
         is_system=shown.type.base_name in SYSTEM_BASE_NAMES,
+        can_edit=Right.ADD_EDIT_INTERACTION in actor.rights,
+        can_delete=Right.DELETE_INTERACTION in actor.rights,
     )

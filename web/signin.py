@@ -51,7 +51,7 @@ def sign_in() -> BaseResponse | tuple[str, int]:
         return _unavailable()
 
     session[_FLOW] = flow
-    session[_NEXT] = _local_path(request.args.get("next"))
+    session[_NEXT] = local_path(request.args.get("next"))
     return redirect(flow["auth_uri"])
 
 
@@ -127,7 +127,7 @@ def signed_out() -> tuple[str, int]:
     )
 
 
-def _local_path(target: str | None) -> str | None:
+def local_path(target: str | None) -> str | None:
     """``target`` if it is a path of this site: no link may send one elsewhere."""
     if not target:
         return None

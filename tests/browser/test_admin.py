@@ -62,3 +62,27 @@ def test_finds_a_plan_and_reads_its_interactions_tab(
     page.get_by_role("button", name="Show").click()
     expect(grid).to_contain_text("2024 Form 5500 filed")
     page.screenshot(path=str(ARTIFACTS / "admin-plan-grid.png"), full_page=True)
+
+
+def test_adds_from_a_tab_then_deletes_after_confirming(
+    admin_page: Page, served: Served, make: Factory
+) -> None:
+    plan = make.plan(make.client("Fabrikam Dental"), "Fabrikam 401(k) Plan")
+    page = admin_page
+    page.goto(site(served) + f"/sign-in?next=/records/plan/{plan.id}")
+    page.get_by_role("button", name=USERS["admin"].email).click()
+
+    page.get_by_role("link", name="Add an Interaction").click()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Type is required.")).to_be_visible()
+    page.get_by_label("Type").select_option("Phone Call")
+    page.get_by_label("Title").fill("Called about the amendment")
+    page.get_by_role("button", name="Save").click()
+
+    expect(page.get_by_role("status").first).to_contain_text("added")
+    page.get_by_role("link", name="Called about the amendment").click()
+    page.get_by_role("link", name="Delete").click()
+    expect(page.get_by_text("Are you sure?")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "admin-delete-confirm.png"), full_page=True)
+    page.get_by_role("button", name="Yes, delete it").click()
+    expect(page.get_by_role("status").first).to_contain_text("deleted")

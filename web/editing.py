@@ -1,0 +1,175 @@
+"""Adding, editing and deleting interactions from the admin page.
+
+Plain forms that work without scripts: a refused field comes back with its error
+beside it and nothing typed lost; a delete asks "Are you sure?" first. The request
+commits once, after the service accepted the change.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from interactions.errors import Invalid
+from interactions.models import LINKABLE, SYSTEM_BASE_NAMES, Right
+from interactions.services import grid, interaction_types, records
+from interactions.services.access import Actor, require_right
+from interactions.services.interactions import (
+    InteractionFields,
+    create_interaction,
+    delete_interaction,
+    update_interaction,
+)
+from interactions.services.records import RecordRef
+from web.context import db
+from web.pages import requires_sign_in
+from web.signin import local_path
+
+blueprint = Blueprint("editing", __name__)
+
+Page = str | tuple[str, int] | BaseResponse
+
+
+@blueprint.route("/interactions/new", methods=["GET", "POST"])
+@requires_sign_in
+def add(actor: Actor) -> Page:
+    require_right(actor, Right.ADD_EDIT_INTERACTION)
+    record = _record(actor, request.values.get("record", ""))
+    if request.method == "GET":
+        return _form(actor, record, {"occurred_at": _now_field()})
+
+    try:
+        fields = _fields(request.form)
+        created = create_interaction(
+            db(), actor, fields, links=[record] if record else []
+        )
+    except Invalid as refused:
+        return _form(actor, record, request.form, refused), 422
+
+    db().commit()
+    flash(f"Interaction “{created.title}” added.")
+    if record is not None:
+        return redirect(_record_url(record))
+
+    return redirect(url_for("pages.interaction", interaction_id=created.id))
+
+
+@blueprint.route("/interactions/<int:interaction_id>/edit", methods=["GET", "POST"])
+@requires_sign_in
+def edit(actor: Actor, interaction_id: int) -> Page:
+    require_right(actor, Right.ADD_EDIT_INTERACTION)
+    interaction = grid.get_interaction(db(), actor, interaction_id)
+    if interaction.type.base_name in SYSTEM_BASE_NAMES:
+        return render_template("read_only.html", interaction=interaction), 409
+
+    if request.method == "GET":
+        values = {
+            "type_id": str(interaction.type_id),
+            "title": interaction.title,
+            "occurred_at": f"{interaction.occurred_at:%Y-%m-%dT%H:%M}",
+            "duration_minutes": interaction.duration_minutes or "",
+            "body_text": interaction.body_text,
+        }
+        return _form(actor, None, values, interaction=interaction)
+
+    try:
+        update_interaction(db(), actor, interaction_id, _fields(request.form))
+    except Invalid as refused:
+        return _form(actor, None, request.form, refused, interaction), 422
+
+    db().commit()
+    flash("Changes saved.")
+    return redirect(url_for("pages.interaction", interaction_id=interaction_id))
+
+
+@blueprint.route("/interactions/<int:interaction_id>/delete", methods=["GET", "POST"])
+@requires_sign_in
+def delete(actor: Actor, interaction_id: int) -> Page:
+    require_right(actor, Right.DELETE_INTERACTION)
+    interaction = grid.get_interaction(db(), actor, interaction_id)
+    back = local_path(request.values.get("back")) or url_for("pages.home")
+    if request.method == "GET":
+        return render_template("delete.html", interaction=interaction, back=back)
+
+    title = interaction.title
+    delete_interaction(db(), actor, interaction_id)
+    db().commit()
+    flash(f"Interaction “{title}” deleted.")
+    return redirect(back)
+
+
+def _record(actor: Actor, value: str) -> RecordRef | None:
+    """The record the new interaction is added from, as ``kind:id``, if any."""
+    if not value:
+        return None
+
+    kind, _, number = value.partition(":")
+    if not number.isdigit():
+        raise Invalid("The record to link is not valid.", "record")
+
+    ref = RecordRef(records.parse_record_type(kind, "record"), int(number))
+    if ref.record_type not in LINKABLE:
+        raise Invalid(records.UNLINKABLE_ADVICE[ref.record_type], "record")
+
+    records.require_record(db(), actor, ref)
+    return ref
+
+
+def _fields(form: Any) -> InteractionFields:
+    type_id = form.get("type_id", "")
+    duration = form.get("duration_minutes", "").strip()
+    if duration and not duration.isdigit():
+        raise Invalid("Duration must be a whole number of minutes.", "duration_minutes")
+
+    return InteractionFields(
+        type_id=int(type_id) if type_id.isdigit() else None,
+        title=form.get("title", ""),
+        occurred_at=_moment(form.get("occurred_at", "")),
+        duration_minutes=int(duration) if duration else None,
+        body_text=form.get("body_text", ""),
+    )
+
+
+def _moment(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise Invalid("Give the date and time it occurred.", "occurred_at") from None
+
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _now_field() -> str:
+    return f"{datetime.now(UTC):%Y-%m-%dT%H:%M}"
+
+
+def _form(
+    actor: Actor,
+    record: RecordRef | None,
+    values: Any,
+    refused: Invalid | None = None,
+    interaction: Any = None,
+) -> str:
+    types = [
+        t
+        for t in interaction_types.list_types(db(), actor, active_only=True)
+        if t.base_name not in SYSTEM_BASE_NAMES
+    ]
+    return render_template(
+        "interaction_form.html",
+        types=types,
+        values=values,
+        errors={refused.field or "form": refused.message} if refused else {},
+        record=record,
+        record_name=records.names(db(), actor.firm_id, [record])[record]
+        if record
+        else None,
+        interaction=interaction,
+    )
+
+
+def _record_url(ref: RecordRef) -> str:
+    return url_for("pages.record", kind=ref.record_type.value, record_id=ref.record_id)
