@@ -7,13 +7,22 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.wrappers import Response as BaseResponse
 
 from interactions.errors import Unauthenticated
 from interactions.models import SYSTEM_BASE_NAMES, Plan, Project, RecordType, Right
 from interactions.models._types import utcnow
-from interactions.services import grid, records
+from interactions.services import captures, grid, records
 from interactions.services.access import Actor, actor_for
 from interactions.services.records import RecordRef
 from web.context import db
@@ -159,3 +168,22 @@ def interaction(actor: Actor, interaction_id: int) -> str:
         can_edit=Right.ADD_EDIT_INTERACTION in actor.rights,
         can_delete=Right.DELETE_INTERACTION in actor.rights,
     )
+
+
+@blueprint.get("/captures")
+@requires_sign_in
+def capture_health(actor: Actor) -> str:
+    return render_template(
+        "captures.html",
+        captures=captures.unfinished_captures(db(), actor),
+        can_retry=Right.ADD_EDIT_INTERACTION in actor.rights,
+    )
+
+
+@blueprint.post("/captures/<int:capture_id>/retry")
+@requires_sign_in
+def retry_capture(actor: Actor, capture_id: int) -> BaseResponse:
+    captures.retry_capture(db(), actor, capture_id)
+    db().commit()
+    flash("Sent to a worker again; this page shows it until it is stored.")
+    return redirect(url_for("pages.capture_health"))

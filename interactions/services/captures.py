@@ -15,11 +15,24 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from interactions.models import Capture, CaptureStatus, Interaction, Source
+from interactions.errors import Conflict
+from interactions.models import (
+    Capture,
+    CaptureStatus,
+    Interaction,
+    Right,
+    Source,
+    User,
+)
 from interactions.models._types import utcnow
 from interactions.queue import enqueue
 from interactions.services import audit
-from interactions.services.access import Actor, get_owned, require_interactions
+from interactions.services.access import (
+    Actor,
+    get_owned,
+    require_interactions,
+    require_right,
+)
 from interactions.services.interactions import (
     InteractionFields,
     ParticipantFields,
@@ -147,6 +160,43 @@ def logged_interaction(
             Interaction.internet_message_id == internet_message_id,
         )
     )
+
+
+#: How far back the capture health page looks.
+HEALTH_WINDOW = timedelta(days=30)
+HEALTH_LIMIT = 200
+UNFINISHED = (CaptureStatus.QUEUED, CaptureStatus.PROCESSING, CaptureStatus.FAILED)
+
+
+def unfinished_captures(session: Session, actor: Actor) -> list[tuple[Capture, str]]:
+    """The firm's recent captures that failed or are not stored yet, newest first,
+    each with the name of who sent it."""
+    require_interactions(actor)
+    rows = session.execute(
+        select(Capture, User.name)
+        .join(User, User.id == Capture.user_id)
+        .where(
+            Capture.firm_id == actor.firm_id,
+            Capture.created_at >= utcnow() - HEALTH_WINDOW,
+            Capture.status.in_(UNFINISHED),
+        )
+        .order_by(Capture.created_at.desc())
+        .limit(HEALTH_LIMIT)
+    )
+    return [(capture, name) for capture, name in rows]
+
+
+def retry_capture(session: Session, actor: Actor, capture_id: int) -> Capture:
+    """A person asks again for a failed capture: with a fresh count of attempts."""
+    require_right(actor, Right.ADD_EDIT_INTERACTION)
+    capture = get_owned(session, Capture, capture_id, actor)
+    if capture.status is not CaptureStatus.FAILED:
+        raise Conflict("Only a failed capture can be retried; this one is not.")
+
+    capture.attempts = 0
+    requeue(session, capture, "Sent to a worker again on request.")
+    audit.record(session, actor, "retry", "capture", capture.id)
+    return capture
 
 
 def requeue(session: Session, capture: Capture, reason: str = "") -> None:
