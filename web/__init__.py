@@ -16,7 +16,17 @@ from interactions.microsoft.http import make_session
 from interactions.microsoft.identity import TokenValidator
 from interactions.queue import CeleryQueue
 from interactions.services.access import is_registered_tenant
-from web import api, csrf, editing, errors, health, page, pages, signin
+from web import (
+    api,
+    csrf,
+    editing,
+    errors,
+    health,
+    maintenance,
+    page,
+    pages,
+    signin,
+)
 from web.context import Runtime, close_db
 
 #: Room for a captured email with a long HTML body; each part checks its own limit.
@@ -63,6 +73,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(signin.blueprint)
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(editing.blueprint)
+    app.register_blueprint(maintenance.blueprint)
     csrf.register(app)
     page.register(app)
     errors.register(app)
