@@ -143,3 +143,38 @@ def test_signing_in_from_a_record_page_comes_back_to_it(
     answer = visitor.sign_in("admin", start=started.headers["Location"])
 
     assert answer.headers["Location"] == path
+
+
+def test_an_emails_html_is_served_alone_with_a_policy_that_blocks_remote_images(
+    visitor: Browser, northwind: dict[str, Any], make: Factory
+) -> None:
+    recent = northwind["recent"]
+    recent.body_html = '<p>Hello</p><img src="https://tracker.example/p.png">'
+    make.session.flush()
+    visitor.sign_in("admin")
+
+    page = visitor.get(f"/interactions/{recent.id}").text
+    blocked = visitor.get(f"/interactions/{recent.id}/email")
+    shown = visitor.get(f"/interactions/{recent.id}/email?images=shown")
+
+    assert "<iframe" in page and "sandbox" in page
+    assert "Show remote images" in page
+    assert "img-src data: cid:;" in blocked.headers["Content-Security-Policy"]
+    assert "script-src" not in blocked.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in blocked.headers["Content-Security-Policy"]
+    assert "https:" in shown.headers["Content-Security-Policy"]
+
+
+def test_an_email_lists_the_rest_of_its_conversation(
+    visitor: Browser, northwind: dict[str, Any], make: Factory
+) -> None:
+    first = northwind["recent"]
+    reply = make.interaction(northwind["plan"], title="RE: Census file received")
+    first.conversation_id = reply.conversation_id = "AAQkConversation1"
+    make.session.flush()
+    visitor.sign_in("admin")
+
+    page = visitor.get(f"/interactions/{first.id}").text
+
+    assert "The conversation" in page
+    assert f"/interactions/{reply.id}" in page

@@ -11,6 +11,7 @@ from flask import (
     Blueprint,
     flash,
     g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -164,10 +165,41 @@ def interaction(actor: Actor, interaction_id: int) -> str:
         "interaction.html",
         interaction=shown,
         links=grid.links_of(db(), actor.firm_id, shown.id),
+        conversation=grid.conversation_of(db(), actor, shown),
+        remote_images=request.args.get("images") == "shown",
         is_system=shown.type.base_name in SYSTEM_BASE_NAMES,
         can_edit=Right.ADD_EDIT_INTERACTION in actor.rights,
         can_delete=Right.DELETE_INTERACTION in actor.rights,
     )
+
+
+#: What a logged email's own document may do: show itself and its styles, and
+#: nothing else. Its frame is sandboxed too (no scripts, no same origin).
+EMAIL_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data: cid:; "
+    "font-src data:; frame-ancestors 'self'; form-action 'none'; base-uri 'none'"
+)
+
+
+@blueprint.get("/interactions/<int:interaction_id>/email")
+@requires_sign_in
+def email_body(actor: Actor, interaction_id: int) -> BaseResponse:
+    """The stored, sanitized HTML of an email, for the sandboxed frame that shows it.
+
+    Remote images load only when the person asks (``images=shown``): an image from
+    the sender's server tells the sender when, and from where, it was read.
+    """
+    shown = grid.get_interaction(db(), actor, interaction_id)
+    policy = EMAIL_POLICY
+    if request.args.get("images") == "shown":
+        policy = policy.replace("img-src data: cid:", "img-src data: cid: https:")
+
+    response = make_response(shown.body_html)
+    response.mimetype = "text/html"
+    response.headers["Content-Security-Policy"] = policy
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blueprint.get("/captures")

@@ -464,3 +464,24 @@ def links_of(session: Session, firm_id: int, interaction_id: int) -> list[GridLi
 def get_interaction(session: Session, actor: Actor, interaction_id: int) -> Interaction:
     require_interactions(actor)
     return get_owned(session, Interaction, interaction_id, actor)
+
+
+def conversation_of(
+    session: Session, actor: Actor, interaction: Interaction, limit: int = 50
+) -> list[Interaction]:
+    """The other logged interactions of the interaction's conversation, oldest first."""
+    if not interaction.conversation_id:
+        return []
+
+    return list(
+        session.scalars(
+            select(Interaction)
+            .where(
+                Interaction.firm_id == actor.firm_id,
+                Interaction.conversation_id == interaction.conversation_id,
+                Interaction.id != interaction.id,
+            )
+            .order_by(Interaction.occurred_at)
+            .limit(limit)
+        )
+    )
