@@ -380,7 +380,18 @@ def _age_capture(engine: Engine, capture_id: int, **values: Any) -> None:
             setattr(capture, name, value)
 
 
-def test_a_lost_broker_message_delays_a_capture_but_does_not_lose_it(
+@pytest.mark.parametrize(
+    ("left", "attempts_before"),
+    [
+        # The web app's message never reached the broker.
+        (CaptureStatus.QUEUED, 0),
+        # A worker killed after its claim: processing, one attempt, and a task the
+        # broker forgot (the embedded broker does).
+        (CaptureStatus.PROCESSING, 1),
+    ],
+    ids=["lost broker message", "dead worker"],
+)
+def test_the_sweeper_gets_a_capture_left_behind_stored(
     broker_app: Celery,
     settings: Settings,
     engine: Engine,
@@ -388,13 +399,14 @@ def test_a_lost_broker_message_delays_a_capture_but_does_not_lose_it(
     tokens: TokenSource,
     world: World,
     committed_cleanup: list[str],
+    left: CaptureStatus,
+    attempts_before: int,
 ) -> None:
-    # The web app's message never reaches the broker: a RecordingQueue keeps it.
+    # A RecordingQueue keeps the web app's message from the broker.
     stack = _stack(broker_app, settings, engine, base_runtime, tokens, RecordingQueue())
-    body = stack.capture_body(committed_cleanup, world)
-    accepted = stack.post(body)
+    accepted = stack.post(stack.capture_body(committed_cleanup, world))
     assert accepted.status_code == 202, accepted.json
-    _age_capture(engine, accepted.json["id"])
+    _age_capture(engine, accepted.json["id"], status=left, attempts=attempts_before)
 
     with stack.worker():
         swept = broker_app.send_task("interactions.sweep_captures")
@@ -402,31 +414,4 @@ def test_a_lost_broker_message_delays_a_capture_but_does_not_lose_it(
         state = stack.final_state(accepted.json["id"])
 
     assert state["status"] == "stored"
-    assert state["attempts"] == 1
-
-
-def test_a_capture_left_processing_by_a_dead_worker_is_stored_by_another(
-    broker_app: Celery,
-    settings: Settings,
-    engine: Engine,
-    base_runtime: Runtime,
-    tokens: TokenSource,
-    world: World,
-    committed_cleanup: list[str],
-) -> None:
-    stack = _stack(broker_app, settings, engine, base_runtime, tokens, RecordingQueue())
-    body = stack.capture_body(committed_cleanup, world)
-    accepted = stack.post(body)
-    assert accepted.status_code == 202, accepted.json
-    # What a worker killed after its claim leaves behind: processing, one attempt,
-    # and a task that the broker forgot (the embedded broker does).
-    _age_capture(
-        engine, accepted.json["id"], status=CaptureStatus.PROCESSING, attempts=1
-    )
-
-    with stack.worker():
-        broker_app.send_task("interactions.sweep_captures").get(timeout=30)
-        state = stack.final_state(accepted.json["id"])
-
-    assert state["status"] == "stored"
-    assert state["attempts"] == 2
+    assert state["attempts"] == attempts_before + 1

@@ -1,5 +1,6 @@
-"""The admin page's pages: home with record search, a record's Interactions tab, and
-one interaction. Views parse the request, call a service and render."""
+"""The admin page's reading pages: home with record search, a record's Interactions
+tab, one interaction with its email, and capture health. Views parse the request,
+call a service and render."""
 
 from __future__ import annotations
 
