@@ -13,12 +13,18 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from interactions.errors import Invalid
+from interactions.errors import Invalid, NotFound
 from interactions.models import LINKABLE, SYSTEM_BASE_NAMES, Right
-from interactions.services import grid, interaction_types, records
+from interactions.services import firms, grid, interaction_types, interactions, records
 from interactions.services.access import Actor, require_right
+from interactions.services.contacts import (
+    ContactMatch,
+    match_addresses,
+    normalize_address,
+)
 from interactions.services.interactions import (
     InteractionFields,
+    ParticipantFields,
     create_interaction,
     delete_interaction,
     update_interaction,
@@ -173,3 +179,123 @@ def _form(
 
 def _record_url(ref: RecordRef) -> str:
     return url_for("pages.record", kind=ref.record_type.value, record_id=ref.record_id)
+
+
+@blueprint.get("/interactions/<int:interaction_id>/participants")
+@requires_sign_in
+def participants(actor: Actor, interaction_id: int) -> Page:
+    require_right(actor, Right.ADD_EDIT_INTERACTION)
+    interaction = grid.get_interaction(db(), actor, interaction_id)
+    if interaction.type.base_name in SYSTEM_BASE_NAMES:
+        return render_template("read_only.html", interaction=interaction), 409
+
+    return _participants_page(actor, interaction, {})
+
+
+@blueprint.post("/interactions/<int:interaction_id>/participants")
+@requires_sign_in
+def add_participant(actor: Actor, interaction_id: int) -> Page:
+    interaction = grid.get_interaction(db(), actor, interaction_id)
+    form = request.form
+    try:
+        fields = _participant_fields(actor, form)
+        if isinstance(fields, list):
+            # Several contacts have the address: the person chooses.
+            return _participants_page(actor, interaction, form, candidates=fields)
+        interactions.add_participant(db(), actor, interaction_id, fields)
+    except Invalid as refused:
+        return _participants_page(actor, interaction, form, refused), 422
+
+    db().commit()
+    flash("Participant added.")
+    return redirect(url_for("editing.participants", interaction_id=interaction_id))
+
+
+@blueprint.post("/interactions/<int:interaction_id>/participants/<int:participant_id>")
+@requires_sign_in
+def change_participant(actor: Actor, interaction_id: int, participant_id: int) -> Page:
+    interaction = grid.get_interaction(db(), actor, interaction_id)
+    if "delete" in request.form:
+        interactions.delete_participant(db(), actor, interaction_id, participant_id)
+        message = "Participant removed."
+    else:
+        current = next(
+            (p for p in interaction.participants if p.id == participant_id), None
+        )
+        if current is None:
+            raise NotFound("There is no such participant.")
+        try:
+            interactions.update_participant(
+                db(),
+                actor,
+                interaction_id,
+                participant_id,
+                ParticipantFields(
+                    role=request.form.get("role", ""),
+                    contact_id=current.contact_id,
+                    user_id=current.user_id,
+                    address=current.address,
+                    display_name=current.display_name,
+                ),
+            )
+        except Invalid as refused:
+            return _participants_page(actor, interaction, {}, refused), 422
+        message = "Participant saved."
+
+    db().commit()
+    flash(message)
+    return redirect(url_for("editing.participants", interaction_id=interaction_id))
+
+
+def _participant_fields(
+    actor: Actor, form: Any
+) -> ParticipantFields | list[ContactMatch]:
+    """The participant the form describes, or the contacts to choose among."""
+    role = form.get("role", "")
+    if form.get("who") == "employee":
+        user_id = form.get("user_id", "")
+        if not user_id.isdigit():
+            raise Invalid("Choose the employee.", "user_id")
+        return ParticipantFields(role=role, user_id=int(user_id))
+
+    address = form.get("address", "").strip()
+    name = form.get("display_name", "")
+    chosen = form.get("contact_id", "")
+    if chosen.isdigit():
+        return ParticipantFields(
+            role=role, contact_id=int(chosen), address=address, display_name=name
+        )
+
+    candidates = (
+        match_addresses(db(), actor.firm_id, [address]).get(
+            normalize_address(address), []
+        )
+        if address
+        else []
+    )
+    if len(candidates) > 1:
+        return candidates
+
+    return ParticipantFields(
+        role=role,
+        contact_id=candidates[0].contact_id if candidates else None,
+        address=address,
+        display_name=name,
+    )
+
+
+def _participants_page(
+    actor: Actor,
+    interaction: Any,
+    values: Any,
+    refused: Invalid | None = None,
+    candidates: list[ContactMatch] | None = None,
+) -> str:
+    return render_template(
+        "participants.html",
+        interaction=interaction,
+        employees=firms.employees(db(), actor),
+        values=values,
+        errors={refused.field or "form": refused.message} if refused else {},
+        candidates=candidates or [],
+    )

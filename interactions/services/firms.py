@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from interactions.models import (
     Firm,
@@ -15,6 +15,7 @@ from interactions.models import (
     Tier,
     User,
 )
+from interactions.services.access import Actor
 from interactions.services.interaction_types import add_standard_types
 
 #: The security groups a new firm starts with.
@@ -73,6 +74,18 @@ def add_user(
     session.flush()
 
     return user
+
+
+def employees(session: Session, actor: Actor) -> list[User]:
+    """The firm's active users, by name: who may be an interaction's participant."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.firm_id == actor.firm_id, User.is_active)
+            .order_by(User.name)
+            .options(lazyload(User.security_groups))
+        )
+    )
 
 
 def _add_group(
