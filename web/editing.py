@@ -14,7 +14,13 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from interactions.errors import Invalid, NotFound
-from interactions.models import LINKABLE, SYSTEM_BASE_NAMES, Right
+from interactions.models import (
+    LINKABLE,
+    SALESPITCH,
+    SYSTEM_BASE_NAMES,
+    RecordType,
+    Right,
+)
 from interactions.services import firms, grid, interaction_types, interactions, records
 from interactions.services.access import Actor, require_right
 from interactions.services.contacts import (
@@ -37,6 +43,15 @@ from web.signin import local_path
 blueprint = Blueprint("editing", __name__)
 
 Page = str | tuple[str, int] | BaseResponse
+
+#: What Link to Type offers, in its order; the last three need SalesPitch.
+LINK_KINDS = (
+    RecordType.PLAN,
+    RecordType.CONTACT,
+    RecordType.OPPORTUNITY,
+    RecordType.PROPOSAL,
+    RecordType.PROSPECT,
+)
 
 
 @blueprint.route("/interactions/new", methods=["GET", "POST"])
@@ -299,3 +314,50 @@ def _participants_page(
         errors={refused.field or "form": refused.message} if refused else {},
         candidates=candidates or [],
     )
+
+
+@blueprint.get("/interactions/<int:interaction_id>/links")
+@requires_sign_in
+def linking(actor: Actor, interaction_id: int) -> Page:
+    """The Linking section: Link to Type, then a name to search among that kind."""
+    require_right(actor, Right.ADD_EDIT_INTERACTION)
+    interaction = grid.get_interaction(db(), actor, interaction_id)
+    if interaction.type.base_name in SYSTEM_BASE_NAMES:
+        return render_template("read_only.html", interaction=interaction), 409
+
+    kinds = [k for k in LINK_KINDS if k not in SALESPITCH or actor.has_salespitch]
+    kind = request.args.get("type", "")
+    query = request.args.get("q", "")
+    found = (
+        records.search(db(), actor, [records.parse_record_type(kind, "type")], query)
+        if kind and query.strip()
+        else []
+    )
+    return render_template(
+        "links.html",
+        interaction=interaction,
+        links=grid.links_of(db(), actor.firm_id, interaction.id),
+        kinds=kinds,
+        kind=kind,
+        query=query,
+        found=found,
+    )
+
+
+@blueprint.post("/interactions/<int:interaction_id>/links")
+@requires_sign_in
+def change_link(actor: Actor, interaction_id: int) -> BaseResponse:
+    ref = _record(actor, request.form.get("record", ""))
+    if ref is None:
+        raise Invalid("Choose the record to link.", "record")
+
+    if "remove" in request.form:
+        interactions.remove_link(db(), actor, interaction_id, ref)
+        message = "Link removed."
+    else:
+        interactions.add_link(db(), actor, interaction_id, ref)
+        message = "Linked."
+
+    db().commit()
+    flash(message)
+    return redirect(url_for("editing.linking", interaction_id=interaction_id))
