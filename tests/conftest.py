@@ -400,7 +400,7 @@ class ApiClient:
 @pytest.fixture
 def visitor(app: Flask, running_simulator: RunningSimulator, tls: LocalTLS) -> Any:
     """A person at the admin page: our app's test client and the simulator's pages."""
-    from tests.browsing import Browser
+    from tests.browsing import Browser  # it imports this module's demo users
 
     return Browser(app.test_client(), running_simulator, str(tls.ca_path))
 
