@@ -17,7 +17,7 @@ from interactions.errors import Invalid, NotFound
 from interactions.models import (
     LINKABLE,
     SALESPITCH,
-    SYSTEM_BASE_NAMES,
+    Interaction,
     RecordType,
     Right,
 )
@@ -37,12 +37,12 @@ from interactions.services.interactions import (
 )
 from interactions.services.records import RecordRef
 from web.context import db
+from web.page import Page
 from web.pages import requires_sign_in
 from web.signin import local_path
 
 blueprint = Blueprint("editing", __name__)
 
-Page = str | tuple[str, int] | BaseResponse
 
 #: What Link to Type offers, in its order; the last three need SalesPitch.
 LINK_KINDS = (
@@ -81,10 +81,9 @@ def add(actor: Actor) -> Page:
 @blueprint.route("/interactions/<int:interaction_id>/edit", methods=["GET", "POST"])
 @requires_sign_in
 def edit(actor: Actor, interaction_id: int) -> Page:
-    require_right(actor, Right.ADD_EDIT_INTERACTION)
-    interaction = grid.get_interaction(db(), actor, interaction_id)
-    if interaction.type.base_name in SYSTEM_BASE_NAMES:
-        return render_template("read_only.html", interaction=interaction), 409
+    interaction = _editable(actor, interaction_id)
+    if isinstance(interaction, tuple):
+        return interaction
 
     if request.method == "GET":
         values = {
@@ -120,6 +119,16 @@ def delete(actor: Actor, interaction_id: int) -> Page:
     db().commit()
     flash(f"Interaction “{title}” deleted.")
     return redirect(back)
+
+
+def _editable(actor: Actor, interaction_id: int) -> Interaction | tuple[str, int]:
+    """The interaction to change, or the page that says why it cannot be changed."""
+    require_right(actor, Right.ADD_EDIT_INTERACTION)
+    interaction = grid.get_interaction(db(), actor, interaction_id)
+    if not interaction.is_editable:
+        return render_template("read_only.html", interaction=interaction), 409
+
+    return interaction
 
 
 def _record(actor: Actor, value: str) -> RecordRef | None:
@@ -177,7 +186,7 @@ def _form(
     types = [
         t
         for t in interaction_types.list_types(db(), actor, active_only=True)
-        if t.base_name not in SYSTEM_BASE_NAMES
+        if not t.is_system
     ]
     return render_template(
         "interaction_form.html",
@@ -199,10 +208,9 @@ def _record_url(ref: RecordRef) -> str:
 @blueprint.get("/interactions/<int:interaction_id>/participants")
 @requires_sign_in
 def participants(actor: Actor, interaction_id: int) -> Page:
-    require_right(actor, Right.ADD_EDIT_INTERACTION)
-    interaction = grid.get_interaction(db(), actor, interaction_id)
-    if interaction.type.base_name in SYSTEM_BASE_NAMES:
-        return render_template("read_only.html", interaction=interaction), 409
+    interaction = _editable(actor, interaction_id)
+    if isinstance(interaction, tuple):
+        return interaction
 
     return _participants_page(actor, interaction, {})
 
@@ -320,10 +328,9 @@ def _participants_page(
 @requires_sign_in
 def linking(actor: Actor, interaction_id: int) -> Page:
     """The Linking section: Link to Type, then a name to search among that kind."""
-    require_right(actor, Right.ADD_EDIT_INTERACTION)
-    interaction = grid.get_interaction(db(), actor, interaction_id)
-    if interaction.type.base_name in SYSTEM_BASE_NAMES:
-        return render_template("read_only.html", interaction=interaction), 409
+    interaction = _editable(actor, interaction_id)
+    if isinstance(interaction, tuple):
+        return interaction
 
     kinds = [k for k in LINK_KINDS if k not in SALESPITCH or actor.has_salespitch]
     kind = request.args.get("type", "")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from werkzeug.wrappers import Response as BaseResponse
 
 from interactions.errors import Conflict, Invalid
 from interactions.models import BaseName, InteractionType, Right
@@ -18,11 +17,10 @@ from interactions.services import interaction_types
 from interactions.services.access import Actor, get_owned, require_right
 from interactions.services.interaction_types import TypeFields
 from web.context import db
+from web.page import Page
 from web.pages import requires_sign_in
 
 blueprint = Blueprint("maintenance", __name__, url_prefix="/maintenance/list-values")
-
-Page = str | tuple[str, int] | BaseResponse
 
 
 @blueprint.get("/interaction")

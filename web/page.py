@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from flask import Flask, Response, render_template
+from werkzeug.wrappers import Response as BaseResponse
 
 from web.context import runtime
+
+#: What a page view answers: a page, a page with its status, or a redirect.
+Page = str | tuple[str, int] | BaseResponse
 
 
 def message_page(

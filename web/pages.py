@@ -22,7 +22,7 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from interactions.errors import Unauthenticated
-from interactions.models import SYSTEM_BASE_NAMES, Plan, Project, RecordType, Right
+from interactions.models import Plan, Project, RecordType, Right
 from interactions.models._types import utcnow
 from interactions.services import captures, grid, records
 from interactions.services.access import Actor, actor_for
@@ -168,18 +168,21 @@ def interaction(actor: Actor, interaction_id: int) -> str:
         links=grid.links_of(db(), actor.firm_id, shown.id),
         conversation=grid.conversation_of(db(), actor, shown),
         remote_images=request.args.get("images") == "shown",
-        is_system=shown.type.base_name in SYSTEM_BASE_NAMES,
+        is_system=not shown.is_editable,
         can_edit=Right.ADD_EDIT_INTERACTION in actor.rights,
         can_delete=Right.DELETE_INTERACTION in actor.rights,
     )
 
 
-#: What a logged email's own document may do: show itself and its styles, and
-#: nothing else. Its frame is sandboxed too (no scripts, no same origin).
-EMAIL_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data: cid:; "
-    "font-src data:; frame-ancestors 'self'; form-action 'none'; base-uri 'none'"
-)
+def email_policy(remote_images: bool) -> str:
+    """What a logged email's own document may do: show itself, its styles and its
+    embedded images (remote ones when asked), and nothing else. Its frame is
+    sandboxed too (no scripts, no same origin)."""
+    images = "data: cid: https:" if remote_images else "data: cid:"
+    return (
+        f"default-src 'none'; style-src 'unsafe-inline'; img-src {images}; "
+        "font-src data:; frame-ancestors 'self'; form-action 'none'; base-uri 'none'"
+    )
 
 
 @blueprint.get("/interactions/<int:interaction_id>/email")
@@ -191,9 +194,7 @@ def email_body(actor: Actor, interaction_id: int) -> BaseResponse:
     the sender's server tells the sender when, and from where, it was read.
     """
     shown = grid.get_interaction(db(), actor, interaction_id)
-    policy = EMAIL_POLICY
-    if request.args.get("images") == "shown":
-        policy = policy.replace("img-src data: cid:", "img-src data: cid: https:")
+    policy = email_policy(request.args.get("images") == "shown")
 
     response = make_response(shown.body_html)
     response.mimetype = "text/html"

@@ -155,8 +155,3 @@ def _unavailable() -> tuple[str, int]:
         503,
         action=("Try again", url_for("signin.sign_in")),
     )
-
-
-def signed_in_user() -> dict[str, str] | None:
-    user: dict[str, str] | None = session.get(USER)
-    return user
