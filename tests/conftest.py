@@ -277,6 +277,16 @@ def db(engine: Engine, world: World) -> Iterator[Session]:
 # -- the app and tokens ----------------------------------------------------------------
 
 
+@pytest.fixture
+def sessions(db: Session) -> sessionmaker[Session]:
+    """Units of work, as a worker opens them, inside the test's transaction."""
+    return sessionmaker(
+        bind=db.connection(),
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+    )
+
+
 @pytest.fixture(scope="session")
 def base_runtime(settings: Settings, engine: Engine) -> Iterator[Runtime]:
     runtime = build_runtime(settings)

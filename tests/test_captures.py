@@ -102,15 +102,6 @@ class Mailbox:
         self.closed = True
 
 
-@pytest.fixture
-def sessions(db: Session) -> sessionmaker[Session]:
-    return sessionmaker(
-        bind=db.connection(),
-        join_transaction_mode="create_savepoint",
-        expire_on_commit=False,
-    )
-
-
 def submit(api: ApiClient, body: dict[str, Any], as_: str = "admin") -> Any:
     return api.post("/api/v1/captures", body, as_=as_)
 

@@ -53,6 +53,8 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     runtime = runtime or build_runtime(load_settings())
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    # An imported email's draft travels in the slider's form.
+    app.config["MAX_FORM_MEMORY_SIZE"] = MAX_REQUEST_BYTES
     app.config.update(
         SECRET_KEY=runtime.settings.secret_key
         or instance_secret_key(runtime.settings.instance_path),

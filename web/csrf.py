@@ -1,8 +1,9 @@
 """CSRF protection for the admin page: a per-session token on every state change.
 
 The JSON API takes bearer tokens, which a browser never sends on its own, so only the
-page blueprints are guarded. A form carries the token in a hidden field, a script in
-the X-CSRF-Token header.
+page blueprints are guarded, and those API operations the page's own scripts call
+with the session (``verify_csrf_header``). A form carries the token in a hidden
+field, a script in the X-CSRF-Token header.
 """
 
 from __future__ import annotations
@@ -50,10 +51,19 @@ def register(app: Flask) -> None:
         ):
             return
 
-        sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token")
-        expected = session.get(_SESSION_KEY)
-        if not sent or not expected or not hmac.compare_digest(sent, expected):
-            raise CsrfRefused(
-                "This form has expired or did not come from this site; reload the "
-                "page and try again."
-            )
+        _verify(request.form.get("csrf_token") or request.headers.get("X-CSRF-Token"))
+
+
+def verify_csrf_header() -> None:
+    """A script's call with the session cookie must carry the session's token, on
+    reads as well: what it reads is the firm's, not another site's to ask for."""
+    _verify(request.headers.get("X-CSRF-Token"))
+
+
+def _verify(sent: str | None) -> None:
+    expected = session.get(_SESSION_KEY)
+    if not sent or not expected or not hmac.compare_digest(sent, expected):
+        raise CsrfRefused(
+            "This form has expired or did not come from this site; reload the "
+            "page and try again."
+        )

@@ -15,7 +15,6 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from interactions.errors import Invalid, NotFound
 from interactions.models import (
-    LINKABLE,
     SALESPITCH,
     Interaction,
     RecordType,
@@ -133,19 +132,7 @@ def _editable(actor: Actor, interaction_id: int) -> Interaction | tuple[str, int
 
 def _record(actor: Actor, value: str) -> RecordRef | None:
     """The record the new interaction is added from, as ``kind:id``, if any."""
-    if not value:
-        return None
-
-    kind, _, number = value.partition(":")
-    if not number.isdigit():
-        raise Invalid("The record to link is not valid.", "record")
-
-    ref = RecordRef(records.parse_record_type(kind, "record"), int(number))
-    if ref.record_type not in LINKABLE:
-        raise Invalid(records.UNLINKABLE_ADVICE[ref.record_type], "record")
-
-    records.require_record(db(), actor, ref)
-    return ref
+    return records.parse_link(db(), actor, value) if value else None
 
 
 def _fields(form: Any) -> InteractionFields:

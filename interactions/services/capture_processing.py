@@ -24,13 +24,12 @@ from interactions.models import (
     Capture,
     CaptureStatus,
     InteractionType,
-    Source,
     User,
 )
 from interactions.models._types import utcnow
 from interactions.services.access import Actor
 from interactions.services.captures import CaptureDraft, logged_interaction
-from interactions.services.contacts import match_addresses
+from interactions.services.contacts import ContactMatch, match_addresses
 from interactions.services.interactions import (
     InteractionFields,
     MessageOrigin,
@@ -217,7 +216,7 @@ def _store(
                 participants=draft.participants
                 or _participants(session, actor, draft.type_id, message),
                 origin=MessageOrigin(
-                    source=Source.OUTLOOK_ADDIN,
+                    source=draft.source,
                     internet_message_id=message_id,
                     conversation_id=message.conversation_id
                     or draft.item.get("conversation_id"),
@@ -248,28 +247,55 @@ def _mark_duplicate(capture: Capture, interaction_id: int) -> CaptureStatus:
     return capture.status
 
 
-def _participants(
-    session: Session, actor: Actor, type_id: int | None, message: NormalizedMessage
-) -> list[ParticipantFields]:
-    """From, To and Cc, each matched to the one contact its address belongs to."""
-    roles = _email_roles(session.get(InteractionType, type_id) if type_id else None)
+@dataclass(frozen=True)
+class MessagePerson:
+    """Someone on a message, in the role the type gives them, with every contact
+    their address belongs to."""
+
+    role: str
+    address: str
+    display_name: str
+    candidates: list[ContactMatch]
+
+    def as_participant(self) -> ParticipantFields:
+        """Matched to the contact when exactly one has the address."""
+        only = self.candidates[0].contact_id if len(self.candidates) == 1 else None
+        return ParticipantFields(
+            role=self.role,
+            contact_id=only,
+            address=self.address or None,
+            display_name=self.display_name,
+        )
+
+
+def people_of(
+    session: Session,
+    firm_id: int,
+    interaction_type: InteractionType | None,
+    message: NormalizedMessage,
+) -> list[MessagePerson]:
+    """From, To and Cc, in that order, each with the contacts of their address."""
+    roles = _email_roles(interaction_type)
     people = [(roles[0], message.sender)] if message.sender else []
     people += [(roles[1], person) for person in message.to]
     people += [(roles[2], person) for person in message.cc]
-    matches = match_addresses(session, actor.firm_id, [p.address for _, p in people])
-    participants = []
-    for role, person in people:
-        candidates = matches.get(person.address, [])
-        participants.append(
-            ParticipantFields(
-                role=role,
-                contact_id=candidates[0].contact_id if len(candidates) == 1 else None,
-                address=person.address or None,
-                display_name=person.display_name,
-            )
+    matches = match_addresses(session, firm_id, [p.address for _, p in people])
+    return [
+        MessagePerson(
+            role, person.address, person.display_name, matches.get(person.address, [])
         )
+        for role, person in people
+    ]
 
-    return participants
+
+def _participants(
+    session: Session, actor: Actor, type_id: int | None, message: NormalizedMessage
+) -> list[ParticipantFields]:
+    interaction_type = session.get(InteractionType, type_id) if type_id else None
+    return [
+        person.as_participant()
+        for person in people_of(session, actor.firm_id, interaction_type, message)
+    ]
 
 
 def _email_roles(interaction_type: InteractionType | None) -> tuple[str, str, str]:

@@ -52,6 +52,7 @@ class CaptureDraft:
     links: list[RecordRef] = field(default_factory=list)
     participants: list[ParticipantFields] = field(default_factory=list)
     item: dict[str, Any] = field(default_factory=dict)
+    source: Source = Source.OUTLOOK_ADDIN
 
     @classmethod
     def of(cls, payload: dict[str, Any]) -> CaptureDraft:
@@ -66,6 +67,7 @@ class CaptureDraft:
                 ParticipantFields(**p) for p in payload.get("participants", [])
             ],
             item=payload.get("item", {}),
+            source=Source(payload.get("source", Source.OUTLOOK_ADDIN)),
         )
 
     @property
@@ -120,7 +122,7 @@ def submit_capture(session: Session, actor: Actor, payload: dict[str, Any]) -> C
         "capture",
         "capture",
         capture.id,
-        details={"source": Source.OUTLOOK_ADDIN.value, "status": capture.status.value},
+        details={"source": draft.source.value, "status": capture.status.value},
     )
     if capture.status is CaptureStatus.QUEUED:
         enqueue(session, PROCESS_TASK, capture.id)

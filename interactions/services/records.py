@@ -101,11 +101,26 @@ def require_record(session: Session, actor: Actor, ref: RecordRef) -> Base:
     return get_owned(session, KINDS[ref.record_type].model, ref.record_id, actor)
 
 
-def require_linkable(session: Session, actor: Actor, ref: RecordRef) -> None:
+def require_linkable(
+    session: Session, actor: Actor, ref: RecordRef, field: str = "record_type"
+) -> None:
     if ref.record_type not in LINKABLE:
-        raise Invalid(UNLINKABLE_ADVICE[ref.record_type], "record_type")
+        raise Invalid(UNLINKABLE_ADVICE[ref.record_type], field)
 
     require_record(session, actor, ref)
+
+
+def parse_link(
+    session: Session, actor: Actor, value: str, field: str = "record"
+) -> RecordRef:
+    """A record to link, written ``kind:id`` as forms and queries carry it."""
+    kind, _, number = value.partition(":")
+    if not number.isdigit():
+        raise Invalid("The record to link is not valid.", field)
+
+    ref = RecordRef(parse_record_type(kind, field), int(number))
+    require_linkable(session, actor, ref, field)
+    return ref
 
 
 def names(

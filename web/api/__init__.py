@@ -1,13 +1,19 @@
-"""The JSON API under /api/v1: Bearer tokens only, one error shape."""
+"""The JSON API under /api/v1: Bearer tokens, one error shape.
+
+The few operations the admin page's scripts use (search-as-you-type, file import)
+also take the page's session, with its CSRF token in the X-CSRF-Token header.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, current_app, g, request, session
 
 from interactions.errors import Unauthenticated
 from interactions.services.access import actor_for
 from web.api.openapi import Api
 from web.context import db, runtime
+from web.csrf import verify_csrf_header
+from web.signin import USER
 
 PREFIX = "/api/v1"
 
@@ -21,7 +27,14 @@ def authenticate() -> None:
     if view is None or getattr(view, "public", False):
         return
 
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    authorization = request.headers.get("Authorization")
+    signed_in = session.get(USER)
+    if authorization is None and signed_in and getattr(view, "browser", False):
+        verify_csrf_header()
+        g.actor = actor_for(db(), signed_in["tenant_id"], signed_in["object_id"])
+        return
+
+    scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("Send an access token: Authorization: Bearer <token>.")
 
@@ -34,6 +47,7 @@ def authenticate() -> None:
 from web.api import (  # noqa: E402, F401
     captures,
     contacts,
+    imports,
     interaction_types,
     interactions,
     me,

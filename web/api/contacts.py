@@ -23,6 +23,7 @@ from web.context import actor, db
     tag="records",
     query=SearchQuery,
     response=SearchResults,
+    browser=True,
 )
 def search(query: SearchQuery) -> SearchResults:
     types = [

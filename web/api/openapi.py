@@ -17,6 +17,7 @@ from typing import Any, Union, get_args, get_origin
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
+from werkzeug.datastructures import FileStorage
 
 from interactions.errors import Invalid
 from web.context import db
@@ -36,6 +37,8 @@ class Operation:
     status: int
     errors: tuple[int, ...]
     public: bool
+    upload: str | None
+    browser: bool
 
 
 class Api:
@@ -58,9 +61,25 @@ class Api:
         status: int = 200,
         errors: tuple[int, ...] = (),
         public: bool = False,
+        upload: str | None = None,
+        browser: bool = False,
     ) -> Callable[[View], View]:
+        """``upload`` names the file field of a multipart body, given to the view as
+        ``upload``; ``browser`` lets the admin page's scripts call the operation
+        with their session instead of a bearer token."""
         described = Operation(
-            method, rule, summary, tag, body, query, response, status, errors, public
+            method,
+            rule,
+            summary,
+            tag,
+            body,
+            query,
+            response,
+            status,
+            errors,
+            public,
+            upload,
+            browser,
         )
 
         def register(view: View) -> View:
@@ -71,6 +90,8 @@ class Api:
                     arguments["query"] = _parse(query, _query_data(query))
                 if body is not None:
                     arguments["body"] = _parse(body, _json_body())
+                if upload is not None:
+                    arguments["upload"] = _uploaded(upload)
 
                 result = view(**arguments)
                 if method != "GET":
@@ -85,6 +106,7 @@ class Api:
                 return jsonify(result), status
 
             handle.__dict__["public"] = public
+            handle.__dict__["browser"] = browser
             self.blueprint.add_url_rule(
                 rule, endpoint=view.__name__, view_func=handle, methods=[method]
             )
@@ -103,6 +125,16 @@ def _json_body() -> Any:
         raise Invalid("The request body is not valid JSON.")
 
     return data
+
+
+def _uploaded(name: str) -> FileStorage:
+    uploaded = request.files.get(name)
+    if uploaded is None or not uploaded.filename:
+        raise Invalid(
+            f"Send the file as the “{name}” field of a multipart/form-data body.", name
+        )
+
+    return uploaded
 
 
 def _query_data(model: type[BaseModel]) -> dict[str, Any]:
@@ -151,11 +183,31 @@ def document(api: Api, prefix: str, error_model: type[BaseModel]) -> dict[str, A
         }
         if operation.public:
             entry["security"] = []
+        elif operation.browser:
+            entry["security"] = [{"bearer": []}, {"session": []}]
         if operation.body is not None:
             entry["requestBody"] = {
                 "required": True,
                 "content": {
                     "application/json": {"schema": _ref(operation.body, schemas)}
+                },
+            }
+        if operation.upload is not None:
+            entry["requestBody"] = {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": [operation.upload],
+                            "properties": {
+                                operation.upload: {
+                                    "type": "string",
+                                    "contentMediaType": "application/octet-stream",
+                                }
+                            },
+                        }
+                    }
                 },
             }
         paths.setdefault(path, {})[operation.method.lower()] = entry
@@ -167,7 +219,13 @@ def document(api: Api, prefix: str, error_model: type[BaseModel]) -> dict[str, A
         "components": {
             "schemas": schemas,
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                # The admin page's own scripts, which also send X-CSRF-Token.
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "interactions_session",
+                },
             },
         },
         "security": [{"bearer": []}],
@@ -195,7 +253,7 @@ def _responses(
         }
 
     codes = set(operation.errors) | (
-        {422} if operation.body or operation.query else set()
+        {422} if operation.body or operation.query or operation.upload else set()
     )
     if not operation.public:
         codes |= {401, 403}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -250,6 +251,10 @@ class CaptureItem(Model):
 
 class CaptureIn(Model):
     item: CaptureItem
+    source: Literal["outlook_addin", "file_import"] = Field(
+        "outlook_addin",
+        description="file_import for the item of a draft from POST /imports.",
+    )
     type_id: int | None = None
     title: str | None = None
     links: list[RecordIn] = Field(default_factory=list, max_length=100)
@@ -275,3 +280,44 @@ class CaptureLookup(Model):
     is_logged: bool
     interaction_id: int | None
     capture: CaptureOut | None
+
+
+class ImportQuery(Model):
+    record: str | None = Field(
+        None,
+        description="The record whose tab the file was dropped on, as type:id.",
+        pattern=r"^[a-z]+:\d+$",
+    )
+
+
+class ImportedPersonOut(Model):
+    role: str
+    address: str
+    display_name: str
+    contact_id: int | None = Field(
+        description="The contact, when exactly one has the address."
+    )
+    candidates: list[ContactMatchOut] = Field(
+        description="Every contact with the address, to choose among."
+    )
+
+
+class ImportOut(Model):
+    """A prefilled draft of the slider; nothing is stored until it is captured."""
+
+    file_name: str
+    type_id: int | None = Field(description="The firm's Email type.")
+    title: str
+    occurred_at: datetime | None
+    is_logged: bool
+    interaction_id: int | None = Field(description="Where it is logged already.")
+    links: list[RecordIn]
+    participants: list[ImportedPersonOut]
+    attachments: list[CaptureAttachment]
+    notes: list[str] = Field(
+        description="What was odd in the file and how it was read."
+    )
+    item: dict[str, Any] = Field(
+        description="The message; POST it to /captures as item, with source "
+        "file_import, to log it."
+    )
