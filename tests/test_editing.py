@@ -27,13 +27,22 @@ def plan(make: Factory) -> Any:
     return make.plan(make.client("Northwind Traders"), "Northwind 401(k) Plan")
 
 
+def slider_fields(visitor: Browser, path: str) -> dict[str, str]:
+    return slider_fields_of(visitor.get(path).text)
+
+
+def slider_fields_of(page: str) -> dict[str, str]:
+    """The hidden fields of the slider's form, as the page gave them."""
+    forms = Forms()
+    forms.feed(page)
+    form = next(f for f in forms.forms if f.get("class") == "slider-form")
+    return dict(form["fields"])
+
+
 def add_form(visitor: Browser, plan: Any, **values: str) -> Any:
-    path = f"/interactions/new?record=plan:{plan.id}"
-    data = {
-        "csrf_token": form_token(visitor, path),
-        "record": f"plan:{plan.id}",
-        "occurred_at": "2026-11-30T14:05",
-    } | values
+    tab = f"/records/plan/{plan.id}"
+    path = f"/interactions/new?record=plan:{plan.id}&back={tab}"
+    data = slider_fields(visitor, path) | {"occurred_at": "2026-11-30T14:05"} | values
     return visitor.post("/interactions/new", data)
 
 

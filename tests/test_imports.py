@@ -176,7 +176,7 @@ def test_the_draft_captured_is_stored_as_a_file_import(
 
     assert response.status_code == 202, response.json
     capture = db.get_one(Capture, response.json["id"])
-    process_capture(sessions, capture.id, lambda session, user_id: _no_mailbox())
+    process_capture(sessions, capture.id, no_mailbox)
     db.refresh(capture)
     interaction = db.get_one(Interaction, capture.interaction_id)
     assert interaction.source is Source.FILE_IMPORT
@@ -190,7 +190,7 @@ def test_the_draft_captured_is_stored_as_a_file_import(
     assert audit.details["source"] == "file_import"
 
 
-def _no_mailbox() -> Any:
+def no_mailbox(session: Session, user_id: int) -> Any:
     raise AssertionError("an imported message needs no mailbox")
 
 

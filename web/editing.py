@@ -7,11 +7,12 @@ commits once, after the service accepted the change.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from werkzeug.wrappers import Response as BaseResponse
 
 from interactions.errors import Invalid, NotFound
 from interactions.models import (
@@ -20,7 +21,14 @@ from interactions.models import (
     RecordType,
     Right,
 )
-from interactions.services import firms, grid, interaction_types, interactions, records
+from interactions.services import (
+    firms,
+    grid,
+    imports,
+    interaction_types,
+    interactions,
+    records,
+)
 from interactions.services.access import Actor, require_right
 from interactions.services.contacts import (
     ContactMatch,
@@ -56,25 +64,47 @@ LINK_KINDS = (
 @blueprint.route("/interactions/new", methods=["GET", "POST"])
 @requires_sign_in
 def add(actor: Actor) -> Page:
+    """The Add Interaction slider; prefilled from a dropped file's draft if given."""
     require_right(actor, Right.ADD_EDIT_INTERACTION)
-    record = _record(actor, request.values.get("record", ""))
-    if request.method == "GET":
-        return _form(actor, record, {"occurred_at": _now_field()})
+    form = request.form
+    draft = _draft(request.values.get("draft", ""))
+    if request.method == "GET" or "prefill" in form:
+        record = _record(actor, request.values.get("record", ""))
+        if draft is not None:
+            links = [_link_of(actor, link) for link in draft["links"]]
+            values = {"type_id": draft["type_id"] or "", "title": draft["title"]}
+        else:
+            links = [record] if record else []
+            values = {"occurred_at": _now_field()}
+        return _slider(actor, values, links, draft=draft)
+
+    linking = Linking.of(actor, form)
+    if linking.changed:
+        return _slider(actor, form, linking.links, linking=linking, draft=draft)
 
     try:
-        fields = _fields(request.form)
-        created = create_interaction(
-            db(), actor, fields, links=[record] if record else []
-        )
+        fields = _fields(form, imported=draft is not None)
+        if draft is not None:
+            capture = imports.submit_import(
+                db(),
+                actor,
+                draft["item"],
+                fields.type_id,
+                fields.title or "",
+                linking.links,
+                _imported_participants(form, draft),
+            )
+            db().commit()
+            flash(f"Logging “{fields.title}”: this page follows it until it is stored.")
+            return redirect(url_for("pages.capture", capture_id=capture.id))
+
+        created = create_interaction(db(), actor, fields, links=linking.links)
     except Invalid as refused:
-        return _form(actor, record, request.form, refused), 422
+        return _slider(actor, form, linking.links, refused, draft=draft), 422
 
     db().commit()
     flash(f"Interaction “{created.title}” added.")
-    if record is not None:
-        return redirect(_record_url(record))
-
-    return redirect(url_for("pages.interaction", interaction_id=created.id))
+    return redirect(_back() or url_for("pages.interaction", interaction_id=created.id))
 
 
 @blueprint.route("/interactions/<int:interaction_id>/edit", methods=["GET", "POST"])
@@ -84,6 +114,9 @@ def edit(actor: Actor, interaction_id: int) -> Page:
     if isinstance(interaction, tuple):
         return interaction
 
+    current = [
+        RecordRef(link.record_type, link.record_id) for link in interaction.links
+    ]
     if request.method == "GET":
         values = {
             "type_id": str(interaction.type_id),
@@ -92,16 +125,119 @@ def edit(actor: Actor, interaction_id: int) -> Page:
             "duration_minutes": interaction.duration_minutes or "",
             "body_text": interaction.body_text,
         }
-        return _form(actor, None, values, interaction=interaction)
+        return _slider(actor, values, current, interaction=interaction)
+
+    form = request.form
+    linking = Linking.of(actor, form)
+    if linking.changed:
+        return _slider(
+            actor, form, linking.links, linking=linking, interaction=interaction
+        )
 
     try:
-        update_interaction(db(), actor, interaction_id, _fields(request.form))
+        update_interaction(db(), actor, interaction_id, _fields(form))
     except Invalid as refused:
-        return _form(actor, None, request.form, refused, interaction), 422
+        return _slider(
+            actor, form, linking.links, refused, interaction=interaction
+        ), 422
 
+    for ref in linking.links:
+        if ref not in current:
+            interactions.add_link(db(), actor, interaction_id, ref)
+    for ref in current:
+        if ref not in linking.links:
+            interactions.remove_link(db(), actor, interaction_id, ref)
     db().commit()
     flash("Changes saved.")
-    return redirect(url_for("pages.interaction", interaction_id=interaction_id))
+    return redirect(
+        _back() or url_for("pages.interaction", interaction_id=interaction_id)
+    )
+
+
+@dataclass(frozen=True)
+class Linking:
+    """The slider's Linking section as a form sent it.
+
+    With scripts, a name typed finds records as it is typed and a click adds one;
+    without, Find, a result's button and Remove send the form back to itself, and
+    ``changed`` says that it came back for that rather than to be saved.
+    """
+
+    links: list[RecordRef]
+    found: list[records.RecordSummary]
+    searched: bool
+    changed: bool
+
+    @classmethod
+    def of(cls, actor: Actor, form: Any) -> Linking:
+        links: list[RecordRef] = []
+        for value in [*form.getlist("link"), form.get("link_add", "")]:
+            ref = _link_of(actor, value) if value else None
+            if ref is not None and ref not in links:
+                links.append(ref)
+        removed = form.get("unlink", "")
+        links = [ref for ref in links if _written(ref) != removed]
+
+        kind, query = form.get("link_type", ""), form.get("link_q", "").strip()
+        searched = "find" in form and bool(kind and query)
+        found = (
+            records.search(
+                db(), actor, [records.parse_record_type(kind, "link_type")], query
+            )
+            if searched
+            else []
+        )
+        changed = "find" in form or "link_add" in form or "unlink" in form
+        return cls(links, found, searched, changed)
+
+
+def _link_of(actor: Actor, value: Any) -> RecordRef:
+    if isinstance(value, dict):
+        value = f"{value.get('record_type')}:{value.get('record_id')}"
+    return records.parse_link(db(), actor, str(value), "link")
+
+
+def _written(ref: RecordRef) -> str:
+    return f"{ref.record_type.value}:{ref.record_id}"
+
+
+def _draft(value: str) -> dict[str, Any] | None:
+    """An import's draft, as ``POST /api/v1/imports`` gave it to the page."""
+    if not value:
+        return None
+
+    try:
+        draft = json.loads(value)
+    except ValueError:
+        draft = None
+    if not isinstance(draft, dict) or not isinstance(draft.get("item"), dict):
+        raise Invalid("The imported file's draft is damaged; drop the file again.")
+
+    return draft
+
+
+def _imported_participants(form: Any, draft: dict[str, Any]) -> list[ParticipantFields]:
+    """The draft's people, each the contact the person chose among its candidates."""
+    participants = []
+    for index, person in enumerate(draft.get("participants", [])):
+        chosen = form.get(f"participant-{index}", "")
+        allowed = {str(c["contact_id"]) for c in person.get("candidates", [])}
+        if chosen and chosen not in allowed:
+            raise Invalid("Choose the contact among those offered.", "participants")
+        participants.append(
+            ParticipantFields(
+                role=person["role"],
+                contact_id=int(chosen) if chosen else None,
+                address=person.get("address") or None,
+                display_name=person.get("display_name", ""),
+            )
+        )
+
+    return participants
+
+
+def _back() -> str | None:
+    return local_path(request.values.get("back"))
 
 
 @blueprint.route("/interactions/<int:interaction_id>/delete", methods=["GET", "POST"])
@@ -109,7 +245,7 @@ def edit(actor: Actor, interaction_id: int) -> Page:
 def delete(actor: Actor, interaction_id: int) -> Page:
     require_right(actor, Right.DELETE_INTERACTION)
     interaction = grid.get_interaction(db(), actor, interaction_id)
-    back = local_path(request.values.get("back")) or url_for("pages.home")
+    back = _back()
     if request.method == "GET":
         return render_template("delete.html", interaction=interaction, back=back)
 
@@ -117,7 +253,7 @@ def delete(actor: Actor, interaction_id: int) -> Page:
     delete_interaction(db(), actor, interaction_id)
     db().commit()
     flash(f"Interaction “{title}” deleted.")
-    return redirect(back)
+    return redirect(back or url_for("pages.home"))
 
 
 def _editable(actor: Actor, interaction_id: int) -> Interaction | tuple[str, int]:
@@ -125,7 +261,9 @@ def _editable(actor: Actor, interaction_id: int) -> Interaction | tuple[str, int
     require_right(actor, Right.ADD_EDIT_INTERACTION)
     interaction = grid.get_interaction(db(), actor, interaction_id)
     if not interaction.is_editable:
-        return render_template("read_only.html", interaction=interaction), 409
+        return render_template(
+            "read_only.html", interaction=interaction, back=_back()
+        ), 409
 
     return interaction
 
@@ -135,8 +273,15 @@ def _record(actor: Actor, value: str) -> RecordRef | None:
     return records.parse_link(db(), actor, value) if value else None
 
 
-def _fields(form: Any) -> InteractionFields:
+def _fields(form: Any, imported: bool = False) -> InteractionFields:
+    """What the slider's details say; an imported email keeps its own date and body."""
     type_id = form.get("type_id", "")
+    if imported:
+        return InteractionFields(
+            type_id=int(type_id) if type_id.isdigit() else None,
+            title=form.get("title", ""),
+        )
+
     duration = form.get("duration_minutes", "").strip()
     if duration and not duration.isdigit():
         raise Invalid("Duration must be a whole number of minutes.", "duration_minutes")
@@ -163,33 +308,43 @@ def _now_field() -> str:
     return f"{datetime.now(UTC):%Y-%m-%dT%H:%M}"
 
 
-def _form(
+def _slider(
     actor: Actor,
-    record: RecordRef | None,
     values: Any,
+    links: list[RecordRef],
     refused: Invalid | None = None,
-    interaction: Any = None,
+    *,
+    linking: Linking | None = None,
+    interaction: Interaction | None = None,
+    draft: dict[str, Any] | None = None,
 ) -> str:
     types = [
         t
         for t in interaction_types.list_types(db(), actor, active_only=True)
         if not t.is_system
     ]
+    names = records.names(db(), actor.firm_id, links)
     return render_template(
         "interaction_form.html",
         types=types,
         values=values,
         errors={refused.field or "form": refused.message} if refused else {},
-        record=record,
-        record_name=records.names(db(), actor.firm_id, [record])[record]
-        if record
-        else None,
+        links=[
+            records.RecordSummary(ref.record_type, ref.record_id, names[ref])
+            for ref in links
+        ],
+        kinds=_link_kinds(actor),
+        found=linking.found if linking else [],
+        searched=linking.searched if linking else False,
         interaction=interaction,
+        draft=draft,
+        back=_back(),
+        tabs=interaction is not None,
     )
 
 
-def _record_url(ref: RecordRef) -> str:
-    return url_for("pages.record", kind=ref.record_type.value, record_id=ref.record_id)
+def _link_kinds(actor: Actor) -> list[RecordType]:
+    return [k for k in LINK_KINDS if k not in SALESPITCH or actor.has_salespitch]
 
 
 @blueprint.get("/interactions/<int:interaction_id>/participants")
@@ -218,7 +373,9 @@ def add_participant(actor: Actor, interaction_id: int) -> Page:
 
     db().commit()
     flash("Participant added.")
-    return redirect(url_for("editing.participants", interaction_id=interaction_id))
+    return redirect(
+        url_for("editing.participants", interaction_id=interaction_id, back=_back())
+    )
 
 
 @blueprint.post("/interactions/<int:interaction_id>/participants/<int:participant_id>")
@@ -254,7 +411,9 @@ def change_participant(actor: Actor, interaction_id: int, participant_id: int) -
 
     db().commit()
     flash(message)
-    return redirect(url_for("editing.participants", interaction_id=interaction_id))
+    return redirect(
+        url_for("editing.participants", interaction_id=interaction_id, back=_back())
+    )
 
 
 def _participant_fields(
@@ -306,52 +465,8 @@ def _participants_page(
         interaction=interaction,
         employees=firms.employees(db(), actor),
         values=values,
+        back=_back(),
+        tabs=True,
         errors={refused.field or "form": refused.message} if refused else {},
         candidates=candidates or [],
     )
-
-
-@blueprint.get("/interactions/<int:interaction_id>/links")
-@requires_sign_in
-def linking(actor: Actor, interaction_id: int) -> Page:
-    """The Linking section: Link to Type, then a name to search among that kind."""
-    interaction = _editable(actor, interaction_id)
-    if isinstance(interaction, tuple):
-        return interaction
-
-    kinds = [k for k in LINK_KINDS if k not in SALESPITCH or actor.has_salespitch]
-    kind = request.args.get("type", "")
-    query = request.args.get("q", "")
-    found = (
-        records.search(db(), actor, [records.parse_record_type(kind, "type")], query)
-        if kind and query.strip()
-        else []
-    )
-    return render_template(
-        "links.html",
-        interaction=interaction,
-        links=grid.links_of(db(), actor.firm_id, interaction.id),
-        kinds=kinds,
-        kind=kind,
-        query=query,
-        found=found,
-    )
-
-
-@blueprint.post("/interactions/<int:interaction_id>/links")
-@requires_sign_in
-def change_link(actor: Actor, interaction_id: int) -> BaseResponse:
-    ref = _record(actor, request.form.get("record", ""))
-    if ref is None:
-        raise Invalid("Choose the record to link.", "record")
-
-    if "remove" in request.form:
-        interactions.remove_link(db(), actor, interaction_id, ref)
-        message = "Link removed."
-    else:
-        interactions.add_link(db(), actor, interaction_id, ref)
-        message = "Linked."
-
-    db().commit()
-    flash(message)
-    return redirect(url_for("editing.linking", interaction_id=interaction_id))

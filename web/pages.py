@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import (
@@ -22,12 +23,20 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from interactions.errors import Unauthenticated
-from interactions.models import Plan, Project, RecordType, Right
+from interactions.models import (
+    FINAL_STATUSES,
+    CaptureStatus,
+    Plan,
+    Project,
+    RecordType,
+    Right,
+)
 from interactions.models._types import utcnow
 from interactions.services import captures, grid, records
 from interactions.services.access import Actor, actor_for
 from interactions.services.records import RecordRef
 from web.context import db
+from web.page import Page
 from web.signin import USER
 
 blueprint = Blueprint("pages", __name__)
@@ -88,7 +97,10 @@ def source_label(value: str) -> str:
 
 
 @blueprint.app_template_filter("moment")
-def moment(value: Any) -> str:
+def moment(value: datetime | str) -> str:
+    """A moment as people read it; ISO text as well, as a draft carries it."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value).astimezone(UTC)
     return f"{value:%b %d, %Y %H:%M} UTC"
 
 
@@ -121,12 +133,14 @@ def record(actor: Actor, kind: str, record_id: int) -> str | BaseResponse:
 
     show_for_last = grid.parse_show_for_last(request.args.get("show_for_last"))
     before = request.args.get("before")
+    search = request.args.get("search", "").strip()
     page = grid.record_grid(
         db(),
         actor,
         ref,
         show_for_last,
         before=grid.Cursor.decode(before) if before else None,
+        search=search,
     )
     return render_template(
         "record.html",
@@ -136,16 +150,20 @@ def record(actor: Actor, kind: str, record_id: int) -> str | BaseResponse:
         page=page,
         show_for_last=show_for_last.value,
         choices=SHOW_FOR_LAST_CHOICES,
+        search=search,
         older_hidden=page.next_cursor is None
-        and _older_hidden(actor, ref, show_for_last),
+        and _older_hidden(actor, ref, show_for_last, search),
         is_roll_up=ref.record_type is RecordType.CLIENT,
         can_add=ref.record_type is not RecordType.CLIENT
         and Right.ADD_EDIT_INTERACTION in actor.rights,
+        can_edit=Right.ADD_EDIT_INTERACTION in actor.rights,
+        can_delete=Right.DELETE_INTERACTION in actor.rights,
+        here=request.full_path.rstrip("?"),
     )
 
 
 def _older_hidden(
-    actor: Actor, ref: RecordRef, show_for_last: grid.ShowForLast
+    actor: Actor, ref: RecordRef, show_for_last: grid.ShowForLast, search: str
 ) -> bool:
     """Whether Show For Last hides older interactions of the record."""
     since = show_for_last.since(utcnow())
@@ -153,7 +171,7 @@ def _older_hidden(
         return False
 
     older = grid.record_grid(
-        db(), actor, ref, grid.ShowForLast.ALL, 1, grid.Cursor(since, 0)
+        db(), actor, ref, grid.ShowForLast.ALL, 1, grid.Cursor(since, 0), search
     )
     return bool(older.rows)
 
@@ -210,6 +228,27 @@ def capture_health(actor: Actor) -> str:
     return render_template(
         "captures.html",
         captures=captures.unfinished_captures(db(), actor),
+        can_retry=Right.ADD_EDIT_INTERACTION in actor.rights,
+    )
+
+
+@blueprint.get("/captures/<int:capture_id>")
+@requires_sign_in
+def capture(actor: Actor, capture_id: int) -> Page:
+    """One capture's progress; the page reloads itself until the capture is final,
+    then opens the interaction it stored or found."""
+    shown = captures.get_capture(db(), actor, capture_id)
+    if shown.interaction_id is not None:
+        if shown.status is CaptureStatus.DUPLICATE:
+            flash("This message was logged already; here is its interaction.")
+        return redirect(
+            url_for("pages.interaction", interaction_id=shown.interaction_id)
+        )
+
+    return render_template(
+        "capture.html",
+        capture=shown,
+        waiting=shown.status not in FINAL_STATUSES,
         can_retry=Right.ADD_EDIT_INTERACTION in actor.rights,
     )
 

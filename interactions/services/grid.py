@@ -31,6 +31,7 @@ from sqlalchemy import (
     desc,
     func,
     literal,
+    or_,
     select,
     true,
     tuple_,
@@ -68,6 +69,7 @@ from interactions.services.records import (
 
 PAGE_SIZE = 50
 PAGE_SIZE_MAX = 200
+SEARCH_MAX = 200
 
 
 class ShowForLast(enum.StrEnum):
@@ -176,8 +178,10 @@ def record_grid(
     show_for_last: ShowForLast = DEFAULT_SHOW_FOR_LAST,
     limit: int = PAGE_SIZE,
     before: Cursor | None = None,
+    search: str = "",
 ) -> GridPage:
-    """One page of a record's interactions, newest first."""
+    """One page of a record's interactions, newest first; with ``search``, only
+    those whose title or body contains it, in any case."""
     require_interactions(actor)
     if not 1 <= limit <= PAGE_SIZE_MAX:
         raise Invalid(f"Limit must be between 1 and {PAGE_SIZE_MAX}.", "limit")
@@ -190,8 +194,14 @@ def record_grid(
     require_record_type(actor, record.record_type)
     since = show_for_last.since(utcnow())
     postgresql = session.get_bind().dialect.name == "postgresql"
+    search = search.strip()
+    if len(search) > SEARCH_MAX:
+        raise Invalid(f"Search for at most {SEARCH_MAX} characters.", "search")
+
     query = _page_query(
-        record.record_type, since is not None, before is not None, postgresql
+        record.record_type,
+        _Shape(since is not None, before is not None, bool(search)),
+        postgresql,
     )
     params: dict[str, Any] = {
         "firm_id": actor.firm_id,
@@ -203,6 +213,8 @@ def record_grid(
     if before is not None:
         params["before_at"] = before.occurred_at
         params["before_id"] = before.interaction_id
+    if search:
+        params["pattern"] = f"%{_escape_like(search)}%"
 
     # Core, not ORM, execution: these are plain rows, and the ORM's result
     # machinery would cost more than PostgreSQL takes to run the statement.
@@ -246,11 +258,38 @@ _FIRM_ID = bindparam("firm_id", type_=Integer)
 _RECORD_ID = bindparam("record_id", type_=Integer)
 
 
-def _newest_links(since: bool, before: bool) -> Select[int, datetime]:
-    """The firm's link rows, newest first, from the cursor on and since ``since``."""
+@dataclass(frozen=True)
+class _Shape:
+    """Which filters a page's statement has; each shape is built once."""
+
+    since: bool
+    before: bool
+    search: bool
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _newest_links(shape: _Shape) -> Select[int, datetime]:
+    """The firm's link rows, newest first, from the cursor on, since ``since``,
+    and of interactions that match the search."""
     query = select(Link.interaction_id, Link.occurred_at).where(
         Link.firm_id == _FIRM_ID
     )
+    if shape.search:
+        pattern = bindparam("pattern", type_=String)
+        query = query.join(
+            Interaction,
+            and_(
+                Interaction.id == Link.interaction_id,
+                or_(
+                    Interaction.title.ilike(pattern, escape="\\"),
+                    Interaction.body_text.ilike(pattern, escape="\\"),
+                ),
+            ),
+        )
+    since, before = shape.since, shape.before
     if since:
         query = query.where(
             Link.occurred_at >= bindparam("since", type_=Link.occurred_at.type)
@@ -291,7 +330,7 @@ def _client_members() -> Subquery:
     return union(plans, at_client, at_plans).subquery("member")
 
 
-def _client_cut(since: bool, before: bool, lateral: bool) -> Select[int, datetime]:
+def _client_cut(shape: _Shape, lateral: bool) -> Select[int, datetime]:
     """The newest link rows of a client's members, each interaction once."""
     member = _client_members()
     of_member = and_(
@@ -299,14 +338,14 @@ def _client_cut(since: bool, before: bool, lateral: bool) -> Select[int, datetim
         Link.record_id == member.c.record_id,
     )
     if not lateral:
-        return _newest_links(since, before).join(member, of_member).distinct()
+        return _newest_links(shape).join(member, of_member).distinct()
 
     # Each member's page is one short range of the link index, whatever the
     # member's history; only those rows are merged. Ordering all of the client's
     # links instead reads every one of them, and once PostgreSQL switches a
     # prepared statement to its generic plan it cannot tell a small client from
     # a big one.
-    newest = _newest_links(since, before).where(of_member).lateral("newest")
+    newest = _newest_links(shape).where(of_member).lateral("newest")
     merged = (
         select(newest.c.interaction_id, newest.c.occurred_at)
         .select_from(member)
@@ -323,7 +362,7 @@ def _client_cut(since: bool, before: bool, lateral: bool) -> Select[int, datetim
 
 @functools.cache
 def _page_query(
-    record_type: RecordType, since: bool, before: bool, lateral: bool
+    record_type: RecordType, shape: _Shape, lateral: bool
 ) -> Select[*tuple[Any, ...]]:
     """A page of link rows joined to their interactions, newest first.
 
@@ -331,13 +370,13 @@ def _page_query(
     the client's links are ordered as a whole, which suits a small database.
     """
     if record_type is RecordType.CLIENT:
-        cut = _client_cut(since, before, lateral).subquery("page")
+        cut = _client_cut(shape, lateral).subquery("page")
     else:
         # Links are only ever made to the firm's own records, and filtered by
         # firm here: another firm's record id finds an empty page, as a missing
         # one does.
         cut = (
-            _newest_links(since, before)
+            _newest_links(shape)
             .where(Link.record_type == record_type, Link.record_id == _RECORD_ID)
             .subquery("page")
         )

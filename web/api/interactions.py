@@ -72,7 +72,9 @@ def record_grid(query: GridQuery) -> GridPageOut:
     record = RecordRef(parse_record_type(kind, "record"), int(identifier))
     show_for_last = grid.parse_show_for_last(query.show_for_last)
     before = grid.Cursor.decode(query.before) if query.before else None
-    page = grid.record_grid(db(), actor(), record, show_for_last, query.limit, before)
+    page = grid.record_grid(
+        db(), actor(), record, show_for_last, query.limit, before, query.search
+    )
 
     return GridPageOut(
         record=query.record,

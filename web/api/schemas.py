@@ -149,6 +149,9 @@ class GridQuery(Model):
     )
     limit: int = Field(50, ge=1, le=200)
     before: str | None = Field(None, description="next_cursor of the previous page.")
+    search: str = Field(
+        "", max_length=200, description="Only those whose title or body contains it."
+    )
 
 
 class GridParticipantOut(Model):
