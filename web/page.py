@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, render_template
+from flask import Flask, Response, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from web.context import runtime
@@ -20,7 +20,22 @@ def message_page(
     ), status
 
 
+#: Sent by the page's script that shows the slider over the page.
+SLIDER_HEADER = "X-Slider"
+
+
 def register(app: Flask) -> None:
+    @app.after_request
+    def hand_redirects_to_the_slider(response: Response) -> Response:
+        """A redirect after the slider saved goes to its script, which follows it
+        with a page load: fetch would follow it itself, and consume the page's
+        flashed message on the way."""
+        if request.headers.get(SLIDER_HEADER) and 300 <= response.status_code < 400:
+            response.headers["X-Location"] = response.headers.pop("Location")
+            response.status_code = 204
+            response.set_data(b"")
+        return response
+
     @app.after_request
     def secure_pages(response: Response) -> Response:
         # The add-in sets its own policy: Outlook frames it.
