@@ -28,10 +28,17 @@ from interactions.models.interaction_type import (
     BaseName,
     InteractionType,
 )
+from interactions.models.resend import (
+    FINAL_RESEND_STATUSES,
+    Resend,
+    ResendAttempt,
+    ResendStatus,
+)
 from interactions.models.salespitch import Opportunity, Proposal, Prospect
 from interactions.models.token_cache import UserTokenCache
 
 __all__ = [
+    "FINAL_RESEND_STATUSES",
     "FINAL_STATUSES",
     "INTERACTION_TIERS",
     "LINKABLE",
@@ -56,6 +63,9 @@ __all__ = [
     "Proposal",
     "Prospect",
     "RecordType",
+    "Resend",
+    "ResendAttempt",
+    "ResendStatus",
     "Right",
     "SecurityGroup",
     "SecurityGroupRight",

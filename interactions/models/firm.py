@@ -92,6 +92,9 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(default=True)
+    #: When Entra ID last refused a token for their mailbox: until they sign in
+    #: again, nothing can be sent from it, and the page says so.
+    mailbox_consent_lost_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     firm: Mapped[Firm] = relationship(lazy="joined")
     security_groups: Mapped[list[SecurityGroup]] = relationship(
