@@ -80,7 +80,18 @@ CALLS: list[Callable[[Session, Any], Any]] = [
 ]
 
 
-@pytest.mark.parametrize("call", CALLS)
+CALL_IDS = [
+    "list_groups",
+    "list_users",
+    "create_group",
+    "get_group",
+    "update_group",
+    "get_user",
+    "update_user",
+]
+
+
+@pytest.mark.parametrize("call", CALLS, ids=CALL_IDS)
 def test_users_and_rights_need_administer_users(
     db: Session, world: World, call: Callable[[Session, Any], Any]
 ) -> None:
@@ -131,6 +142,7 @@ def test_creates_a_group_with_its_rights_and_audits_it(
         ),
         ("Auditors", ["Read Everything"], Invalid, "rights", "Choose rights from"),
     ],
+    ids=["blank", "spaces", "too-long", "taken-in-another-case", "unknown-right"],
 )
 def test_a_group_needs_a_free_name_and_known_rights(
     db: Session,
@@ -290,7 +302,10 @@ LAST_ADMINISTRATOR_CHANGES: list[Callable[[Session, World], Any]] = [
 ]
 
 
-@pytest.mark.parametrize("change", LAST_ADMINISTRATOR_CHANGES)
+CHANGE_IDS = ["group-loses-the-right", "user-leaves-the-group", "user-deactivated"]
+
+
+@pytest.mark.parametrize("change", LAST_ADMINISTRATOR_CHANGES, ids=CHANGE_IDS)
 def test_the_last_administrator_keeps_the_right(
     db: Session, world: World, change: Callable[[Session, World], Any]
 ) -> None:
@@ -304,7 +319,7 @@ def test_the_last_administrator_keeps_the_right(
     assert db.scalars(select(AuditEvent)).all() == []
 
 
-@pytest.mark.parametrize("change", LAST_ADMINISTRATOR_CHANGES)
+@pytest.mark.parametrize("change", LAST_ADMINISTRATOR_CHANGES, ids=CHANGE_IDS)
 def test_the_right_may_go_once_another_active_user_holds_it(
     db: Session, world: World, change: Callable[[Session, World], Any]
 ) -> None:

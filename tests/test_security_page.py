@@ -36,14 +36,20 @@ def group(
     ).one()
 
 
-def test_lists_the_groups_with_their_rights_and_members(visitor: Browser) -> None:
+def test_lists_the_groups_with_their_rights_and_members(
+    visitor: Browser, db: Session, world: World
+) -> None:
+    security.create_group(
+        db, world.actors["other"], security.GroupFields("Bright auditors", [])
+    )
     visitor.sign_in("admin")
 
     page = html.unescape(visitor.get(GROUPS).text)
 
     assert "Administrators" in page
-    assert "Add/Edit Interaction, Delete Interaction</td>" in page
-    assert "Bright" not in page
+    assert "<td>Add/Edit Interaction, Delete Interaction</td>" in page
+    assert "<td>None</td>" in page
+    assert "Bright auditors" not in page
 
 
 def test_lists_the_users_with_their_groups(visitor: Browser) -> None:
@@ -207,6 +213,23 @@ def test_ticks_a_users_groups(visitor: Browser, db: Session, world: World) -> No
         )
     )
     assert event.details == {"groups": ["Editors"], "is_active": True}
+
+
+def test_a_deactivated_user_can_no_longer_sign_in(
+    visitor: Browser, db: Session, world: World
+) -> None:
+    reader = world.users["reader"]
+    readers = group(db, world, "Readers")
+    visitor.sign_in("admin")
+    path = f"{USERS_PAGE}/{reader.id}"
+
+    saved = visitor.post(
+        path, {"csrf_token": token(visitor, path), "groups": str(readers.id)}
+    )
+
+    assert saved.status_code == 302
+    assert "No (cannot sign in)" in visitor.get(USERS_PAGE).text
+    assert visitor.sign_in("reader").status_code == 403
 
 
 def test_the_last_administrator_is_kept_with_a_reason(

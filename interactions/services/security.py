@@ -109,9 +109,7 @@ def update_group(
     group = get_owned(session, SecurityGroup, group_id, actor)
     name = _name(session, actor.firm_id, fields.name, group.id)
     rights = _rights(fields.rights)
-    if Right.ADMINISTER_USERS in rights_of(group) and (
-        Right.ADMINISTER_USERS not in rights
-    ):
+    if Right.ADMINISTER_USERS in {grant.right for grant in group.rights} - rights:
         _keep_an_administrator(session, actor.firm_id, "rights", group_id=group.id)
 
     group.name = name
@@ -150,10 +148,7 @@ def update_user(
         for group_id in dict.fromkeys(fields.group_ids)
     ]
     is_active = user.is_active if fields.is_active is None else fields.is_active
-    keeps_right = is_active and any(
-        Right.ADMINISTER_USERS in rights_of(group) for group in groups
-    )
-    if user.is_active and Right.ADMINISTER_USERS in user.rights and not keeps_right:
+    if _loses_administer_users(user, groups, is_active):
         _keep_an_administrator(session, actor.firm_id, "groups", user_id=user.id)
 
     user.security_groups = sorted(groups, key=lambda group: group.name)
@@ -172,6 +167,16 @@ def update_user(
     )
 
     return user
+
+
+def _loses_administer_users(
+    user: User, groups: list[SecurityGroup], is_active: bool
+) -> bool:
+    had = user.is_active and Right.ADMINISTER_USERS in user.rights
+    keeps = is_active and any(
+        Right.ADMINISTER_USERS in rights_of(group) for group in groups
+    )
+    return had and not keeps
 
 
 def _keep_an_administrator(
