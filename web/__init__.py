@@ -25,6 +25,7 @@ from web import (
     maintenance,
     page,
     pages,
+    security,
     signin,
 )
 from web.context import Runtime, close_db
@@ -76,6 +77,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(editing.blueprint)
     app.register_blueprint(maintenance.blueprint)
+    app.register_blueprint(security.blueprint)
     csrf.register(app)
     page.register(app)
     errors.register(app)

@@ -16,7 +16,9 @@ from flask import Flask, request, session
 from interactions.errors import DomainError
 
 #: The blueprints whose forms and scripts change state with the session cookie.
-GUARDED_BLUEPRINTS = frozenset({"pages", "signin", "editing", "maintenance"})
+GUARDED_BLUEPRINTS = frozenset(
+    {"pages", "signin", "editing", "maintenance", "security"}
+)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _SESSION_KEY = "csrf"
 
