@@ -273,6 +273,7 @@ def _store(
     cache: msal.SerializableTokenCache,
 ) -> None:
     ciphertext = _seal(settings, user, cache)
+    user.mailbox_consent_lost_at = None  # signed in again: the mailbox is usable
     row = session.get(UserTokenCache, user.id)
     if row is None:
         session.add(

@@ -30,6 +30,7 @@ from interactions.models._types import utcnow
 from interactions.services.access import Actor
 from interactions.services.captures import CaptureDraft, logged_interaction
 from interactions.services.contacts import ContactMatch, match_addresses
+from interactions.services.interaction_types import email_roles
 from interactions.services.interactions import (
     InteractionFields,
     MessageOrigin,
@@ -275,7 +276,7 @@ def people_of(
     message: NormalizedMessage,
 ) -> list[MessagePerson]:
     """From, To and Cc, in that order, each with the contacts of their address."""
-    roles = _email_roles(interaction_type)
+    roles = email_roles(interaction_type)
     people = [(roles[0], message.sender)] if message.sender else []
     people += [(roles[1], person) for person in message.to]
     people += [(roles[2], person) for person in message.cc]
@@ -296,18 +297,6 @@ def _participants(
         person.as_participant()
         for person in people_of(session, actor.firm_id, interaction_type, message)
     ]
-
-
-def _email_roles(interaction_type: InteractionType | None) -> tuple[str, str, str]:
-    """The type's roles for From, To and Cc: by name, else by position."""
-    offered = interaction_type.roles if interaction_type else []
-    chosen = []
-    for position, wanted in enumerate(("From", "To", "Cc")):
-        by_name = [r for r in offered if r.casefold() == wanted.casefold()]
-        by_position = offered[min(position, len(offered) - 1)] if offered else wanted
-        chosen.append(by_name[0] if by_name else by_position)
-
-    return chosen[0], chosen[1], chosen[2]
 
 
 def _postpone(

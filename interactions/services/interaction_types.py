@@ -166,3 +166,15 @@ def add_standard_types(session: Session, firm_id: int) -> None:
                 roles=roles,
             )
         )
+
+
+def email_roles(interaction_type: InteractionType | None) -> tuple[str, str, str]:
+    """The type's roles for an email's From, To and Cc: by name, else by position."""
+    offered = interaction_type.roles if interaction_type else []
+    chosen = []
+    for position, wanted in enumerate(("From", "To", "Cc")):
+        by_name = [r for r in offered if r.casefold() == wanted.casefold()]
+        by_position = offered[min(position, len(offered) - 1)] if offered else wanted
+        chosen.append(by_name[0] if by_name else by_position)
+
+    return chosen[0], chosen[1], chosen[2]
