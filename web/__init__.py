@@ -25,6 +25,7 @@ from web import (
     maintenance,
     page,
     pages,
+    resending,
     security,
     signin,
 )
@@ -77,6 +78,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(editing.blueprint)
     app.register_blueprint(maintenance.blueprint)
+    app.register_blueprint(resending.blueprint)
     app.register_blueprint(security.blueprint)
     csrf.register(app)
     page.register(app)

@@ -30,9 +30,10 @@ from interactions.models import (
     Project,
     RecordType,
     Right,
+    User,
 )
 from interactions.models._types import utcnow
-from interactions.services import captures, grid, records
+from interactions.services import captures, grid, records, resends
 from interactions.services.access import Actor, actor_for
 from interactions.services.records import RecordRef
 from web.context import db
@@ -183,6 +184,11 @@ def interaction(actor: Actor, interaction_id: int) -> str:
     return render_template(
         "interaction.html",
         interaction=shown,
+        resends=resends.history(db(), actor, interaction_id),
+        resend_labels=resends.STATUS_LABELS,
+        can_resend=shown.type.base_name in resends.RESENDABLE
+        and Right.ADD_EDIT_INTERACTION in actor.rights,
+        consent_lost=db().get_one(User, actor.user_id).mailbox_consent_lost_at,
         links=grid.links_of(db(), actor.firm_id, shown.id),
         conversation=grid.conversation_of(db(), actor, shown),
         remote_images=request.args.get("images") == "shown",

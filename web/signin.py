@@ -12,12 +12,19 @@ import warnings
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import msal
 import requests
 from flask import Blueprint, redirect, request, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from interactions.db import will_write
 from interactions.errors import Unauthenticated
-from interactions.microsoft.tokens import SIGN_IN_AUTHORITY, sign_in_application
+from interactions.microsoft.tokens import (
+    GRAPH_SCOPES,
+    SIGN_IN_AUTHORITY,
+    keep_sign_in_tokens,
+    sign_in_application,
+)
 from interactions.services.access import actor_for
 from web.context import db, runtime
 from web.csrf import renew_csrf_token
@@ -42,7 +49,7 @@ def sign_in() -> BaseResponse | tuple[str, int]:
             # carries is single-use and bound to the PKCE verifier.
             warnings.filterwarnings("ignore", "response_mode='form_post'")
             flow = sign_in_application(runtime().settings).initiate_auth_code_flow(
-                [],
+                list(GRAPH_SCOPES),
                 redirect_uri=url_for("signin.callback", _external=True),
                 prompt="select_account",
             )
@@ -57,7 +64,11 @@ def sign_in() -> BaseResponse | tuple[str, int]:
 
 @blueprint.get("/auth/callback")
 def callback() -> BaseResponse | tuple[str, int]:
-    """Entra ID sends the browser back here with a code, or with why not."""
+    """Entra ID sends the browser back here with a code, or with why not.
+
+    A GET that writes: a sign-in keeps the person's Graph tokens.
+    """
+    will_write(db())
     flow: dict[str, Any] | None = session.pop(_FLOW, None)
     if flow is None:
         return _sign_in_again("This sign-in expired or began in another window.")
@@ -65,9 +76,10 @@ def callback() -> BaseResponse | tuple[str, int]:
     if request.args.get("error") == "access_denied":
         return _sign_in_again("You cancelled signing in.")
 
+    cache = msal.SerializableTokenCache()
     try:
         result = sign_in_application(
-            runtime().settings
+            runtime().settings, cache
         ).acquire_token_by_auth_code_flow(flow, request.args.to_dict())
     except ValueError:
         # MSAL's answer to a state that is not the flow's: a forged or replayed
@@ -83,16 +95,20 @@ def callback() -> BaseResponse | tuple[str, int]:
             result.get("error_description") or "Microsoft did not sign you in."
         )
 
-    return _signed_in(result["id_token_claims"], session.pop(_NEXT, None))
+    return _signed_in(result["id_token_claims"], cache, session.pop(_NEXT, None))
 
 
 def _signed_in(
-    claims: dict[str, Any], after: str | None
+    claims: dict[str, Any], cache: msal.SerializableTokenCache, after: str | None
 ) -> BaseResponse | tuple[str, int]:
     try:
         actor = actor_for(db(), claims["tid"], claims["oid"])
     except Unauthenticated as refused:
         return message_page("Not set up in Interactions", refused.message, 403)
+
+    # The Graph tokens the sign-in brought: resends go from this person's mailbox.
+    keep_sign_in_tokens(db(), runtime().settings, actor.user_id, cache, claims)
+    db().commit()
 
     session.clear()
     session.permanent = True

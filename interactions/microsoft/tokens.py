@@ -158,13 +158,16 @@ def _tenant(settings: Settings, tenant_id: str) -> _Tenant:
 SIGN_IN_AUTHORITY = "organizations"
 
 
-def sign_in_application(settings: Settings) -> msal.ConfidentialClientApplication:
+def sign_in_application(
+    settings: Settings, cache: msal.SerializableTokenCache | None = None
+) -> msal.ConfidentialClientApplication:
     """The application that signs people in to the admin page, from any tenant.
 
-    Its token cache is thrown away: the page keeps only who signed in.
+    A sign-in also asks for the Graph scopes, so that a resend asked from the page
+    can be sent from the person's mailbox: ``keep_sign_in_tokens`` stores them.
     """
     return _tenant(settings, SIGN_IN_AUTHORITY).application(
-        msal.SerializableTokenCache()
+        cache or msal.SerializableTokenCache()
     )
 
 
@@ -333,6 +336,23 @@ def exchange_on_behalf_of(
 
     _store(session, settings, user, cache)
     log.info("Stored the Graph token cache of user %s", user_id)
+
+
+def keep_sign_in_tokens(
+    session: Session,
+    settings: Settings,
+    user_id: int,
+    cache: msal.SerializableTokenCache,
+    claims: dict[str, Any],
+) -> None:
+    """Keep the Graph tokens a sign-in to the admin page brought, as the user's
+    cache; ``claims`` are the sign-in's ID token's, already checked by MSAL."""
+    user = _user(session, user_id)
+    if claims.get("oid") != user.entra_object_id:
+        raise ValueError(f"The sign-in's tokens are not user {user_id}'s.")
+
+    _store(session, settings, user, cache)
+    log.info("Stored the Graph token cache of user %s from their sign-in", user_id)
 
 
 def graph_token(

@@ -23,11 +23,17 @@ from interactions.models import (
     Resend,
     ResendStatus,
     Right,
+    User,
 )
 from interactions.models._types import utcnow
 from interactions.queue import enqueue
 from interactions.services import audit
-from interactions.services.access import Actor, get_owned, require_right
+from interactions.services.access import (
+    Actor,
+    get_owned,
+    require_interactions,
+    require_right,
+)
 from interactions.services.interaction_types import email_roles
 
 RESEND_TASK = "interactions.process_resend"
@@ -155,19 +161,19 @@ def get_resend(session: Session, actor: Actor, resend_id: int) -> Resend:
     return get_owned(session, Resend, resend_id, actor)
 
 
-def history(session: Session, actor: Actor, interaction_id: int) -> list[Resend]:
-    """Every resend of an interaction, newest first."""
+def history(
+    session: Session, actor: Actor, interaction_id: int
+) -> list[tuple[Resend, str]]:
+    """Every resend of an interaction, newest first, each with who asked for it."""
+    require_interactions(actor)
     interaction = get_owned(session, Interaction, interaction_id, actor)
-    return list(
-        session.scalars(
-            select(Resend)
-            .where(
-                Resend.firm_id == actor.firm_id,
-                Resend.interaction_id == interaction.id,
-            )
-            .order_by(Resend.created_at.desc(), Resend.id.desc())
-        )
+    rows = session.execute(
+        select(Resend, User.name)
+        .join(User, User.id == Resend.user_id)
+        .where(Resend.firm_id == actor.firm_id, Resend.interaction_id == interaction.id)
+        .order_by(Resend.created_at.desc(), Resend.id.desc())
     )
+    return [(resend, name) for resend, name in rows]
 
 
 def requeue(session: Session, resend: Resend, reason: str = "") -> None:

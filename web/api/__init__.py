@@ -51,5 +51,6 @@ from web.api import (  # noqa: E402, F401
     interaction_types,
     interactions,
     me,
+    resends,
     spec,
 )

@@ -324,3 +324,46 @@ class ImportOut(Model):
         description="The message; POST it to /captures as item, with source "
         "file_import, to log it."
     )
+
+
+class ResendIn(Model):
+    request_key: str | None = Field(
+        None,
+        max_length=100,
+        description="Chosen by the caller per click: the same key again (a double "
+        "click, a retried request) gives the same resend.",
+    )
+
+
+class ResendRecipientOut(Model):
+    address: str
+    name: str
+    kind: str = Field(description="to or cc")
+
+
+class ResendAttemptOut(Model):
+    number: int
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str
+    detail: str
+
+
+class ResendOut(Model):
+    id: int
+    interaction_id: int | None
+    status: str = Field(description="requested, sending, sent, unknown or failed")
+    label: str = Field(description="The status as a person reads it.")
+    is_final: bool
+    reason: str
+    subject: str
+    recipients: list[ResendRecipientOut]
+    requested_by: str
+    attempts: list[ResendAttemptOut]
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+
+
+class ResendHistory(Model):
+    resends: list[ResendOut]

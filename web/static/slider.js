@@ -313,3 +313,32 @@ function makeSortable(table) {
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("table[data-sortable]").forEach(makeSortable);
 });
+
+// -- resend history: each resend on its way, followed until it is final ------------
+
+async function follow(cell) {
+  for (let wait = 1000; document.contains(cell); wait = Math.min(wait * 1.5, 10000)) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    let resend;
+    try {
+      const response = await fetch(`/api/v1/resends/${cell.dataset.resend}`, {
+        credentials: "same-origin",
+        headers: { "X-CSRF-Token": csrfToken(), Accept: "application/json" },
+      });
+      if (!response.ok) continue;
+      resend = await response.json();
+    } catch {
+      continue;  // offline for a moment: try again
+    }
+    cell.querySelector("[data-resend-label]").textContent = resend.label;
+    cell.querySelector("[data-resend-reason]").textContent = resend.reason;
+    if (resend.is_final) {
+      delete cell.dataset.resend;
+      return;
+    }
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-resend]").forEach(follow);
+});
