@@ -70,6 +70,7 @@ def make_celery(settings: Settings) -> Celery:
     app.interactions_settings = settings
     app.conf.beat_schedule = {
         "sweep-captures": {"task": "interactions.sweep_captures", "schedule": 60.0},
+        "sweep-resends": {"task": "interactions.sweep_resends", "schedule": 60.0},
     }
     if _is_redis(settings.broker_url):
         app.conf.broker_transport_options = {

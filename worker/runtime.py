@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from interactions.limiter import MailboxLimiter, limiter_for
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +20,8 @@ class WorkerRuntime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    #: The mailboxes' Graph limits, shared by every worker of the broker.
+    limiter: MailboxLimiter
 
     def mailbox_for(self, session: Session, user_id: int) -> MailGateway:
         """The user's mailbox through Graph, with their delegated token."""
@@ -32,7 +35,12 @@ def runtime_of(app: Any) -> WorkerRuntime:
         settings: Settings = app.interactions_settings
         engine = make_engine(settings.database_url)
         queue = CeleryQueue(settings.broker_url, app.conf.task_default_queue)
-        runtime = WorkerRuntime(settings, engine, make_session_factory(engine, queue))
+        runtime = WorkerRuntime(
+            settings,
+            engine,
+            make_session_factory(engine, queue),
+            limiter_for(settings.broker_url),
+        )
         app.interactions_runtime = runtime
 
     return runtime

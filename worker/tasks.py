@@ -15,7 +15,12 @@ from typing import Any
 from celery import shared_task
 
 from interactions.db import transaction
-from interactions.services import capture_processing, captures
+from interactions.services import (
+    capture_processing,
+    captures,
+    resend_processing,
+    resends,
+)
 from worker.runtime import runtime_of
 
 logger = logging.getLogger(__name__)
@@ -45,6 +50,29 @@ def process_capture(self: Any, capture_id: int) -> str | None:
         ) from wait
 
     return status.value if status else None
+
+
+@shared_task(bind=True, name="interactions.process_resend", max_retries=None)  # type: ignore[untyped-decorator]
+def process_resend(self: Any, resend_id: int) -> str | None:
+    """Send one resend from its user's mailbox, once."""
+    runtime = runtime_of(self.app)
+    try:
+        status = resend_processing.process_resend(
+            runtime.sessions, resend_id, runtime.mailbox_for, runtime.limiter
+        )
+    except capture_processing.RetryLater as wait:
+        raise self.retry(
+            countdown=retry_delay(self.request.retries, wait.delay)
+        ) from wait
+
+    return status.value if status else None
+
+
+@shared_task(bind=True, name="interactions.sweep_resends")  # type: ignore[untyped-decorator]
+def sweep_resends(self: Any) -> int:
+    """Send again the resends a lost message or a dead worker left behind."""
+    with transaction(runtime_of(self.app).sessions) as session:
+        return resends.sweep(session)
 
 
 @shared_task(bind=True, name="interactions.sweep_captures")  # type: ignore[untyped-decorator]

@@ -14,6 +14,7 @@ from interactions.models.firm import (
     User,
     user_security_group,
 )
+from interactions.models.integration import FileExchangeReport, IntegrationKey
 from interactions.models.interaction import (
     LINKABLE,
     SALESPITCH,
@@ -52,7 +53,9 @@ __all__ = [
     "Contact",
     "ContactEmail",
     "ContactRole",
+    "FileExchangeReport",
     "Firm",
+    "IntegrationKey",
     "Interaction",
     "InteractionType",
     "Link",

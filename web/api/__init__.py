@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, request, session
 
 from interactions.errors import Unauthenticated
+from interactions.services import integrations
 from interactions.services.access import actor_for
 from web.api.openapi import Api
 from web.context import db, runtime
@@ -38,6 +39,13 @@ def authenticate() -> None:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("Send an access token: Authorization: Bearer <token>.")
 
+    if getattr(view, "integration", False):
+        # The firm's own systems, with their key; never a person's token.
+        g.integration_firm = integrations.firm_of_key(db(), token.strip())
+        return
+    if integrations.is_integration_key(token.strip()):
+        raise Unauthenticated("An integration key only reports file exchanges.")
+
     g.token = token.strip()
     g.caller = runtime().validator.validate(g.token)
     g.actor = actor_for(db(), g.caller.tenant_id, g.caller.object_id)
@@ -47,6 +55,7 @@ def authenticate() -> None:
 from web.api import (  # noqa: E402, F401
     captures,
     contacts,
+    file_exchanges,
     imports,
     interaction_types,
     interactions,

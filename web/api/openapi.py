@@ -39,6 +39,7 @@ class Operation:
     public: bool
     upload: str | None
     browser: bool
+    integration: bool
 
 
 class Api:
@@ -63,10 +64,12 @@ class Api:
         public: bool = False,
         upload: str | None = None,
         browser: bool = False,
+        integration: bool = False,
     ) -> Callable[[View], View]:
         """``upload`` names the file field of a multipart body, given to the view as
         ``upload``; ``browser`` lets the admin page's scripts call the operation
-        with their session instead of a bearer token."""
+        with their session instead of a bearer token; ``integration`` is for the
+        firm's own systems, with an integration key instead of a person's token."""
         described = Operation(
             method,
             rule,
@@ -80,6 +83,7 @@ class Api:
             public,
             upload,
             browser,
+            integration,
         )
 
         def register(view: View) -> View:
@@ -107,6 +111,7 @@ class Api:
 
             handle.__dict__["public"] = public
             handle.__dict__["browser"] = browser
+            handle.__dict__["integration"] = integration
             self.blueprint.add_url_rule(
                 rule, endpoint=view.__name__, view_func=handle, methods=[method]
             )
@@ -185,6 +190,8 @@ def document(api: Api, prefix: str, error_model: type[BaseModel]) -> dict[str, A
             entry["security"] = []
         elif operation.browser:
             entry["security"] = [{"bearer": []}, {"session": []}]
+        elif operation.integration:
+            entry["security"] = [{"integrationKey": []}]
         if operation.body is not None:
             entry["requestBody"] = {
                 "required": True,
@@ -220,6 +227,8 @@ def document(api: Api, prefix: str, error_model: type[BaseModel]) -> dict[str, A
             "schemas": schemas,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                # The firm's own systems: Authorization: Bearer ixk_...
+                "integrationKey": {"type": "http", "scheme": "bearer"},
                 # The admin page's own scripts, which also send X-CSRF-Token.
                 "session": {
                     "type": "apiKey",

@@ -367,3 +367,36 @@ class ResendOut(Model):
 
 class ResendHistory(Model):
     resends: list[ResendOut]
+
+
+class ExchangePerson(Model):
+    address: str = Field(max_length=320)
+    name: str = Field("", max_length=300)
+
+
+class ExchangedFileIn(Model):
+    name: str = Field(min_length=1, max_length=500)
+    size: int = Field(ge=0)
+
+
+class FileExchangeIn(Model):
+    """A sent exchange, as the firm's secure file exchange reports it."""
+
+    exchange_id: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The exchange's own id: a report delivered again with it "
+        "finds the interaction the first one made.",
+    )
+    sender: ExchangePerson = Field(description="The employee who sent the files.")
+    recipients: list[ExchangePerson] = Field(min_length=1, max_length=1000)
+    files: list[ExchangedFileIn] = Field(min_length=1, max_length=1000)
+    sent_at: AwareDatetime
+    expires_at: AwareDatetime | None = None
+    plan_id: int | None = None
+    subject: str = Field("", max_length=500)
+
+
+class FileExchangeOut(Model):
+    interaction_id: int
+    created: bool = Field(description="False when this report was delivered before.")
