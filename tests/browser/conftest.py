@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import make_server
 
@@ -191,3 +191,29 @@ def screenshot(page: Page, request: pytest.FixtureRequest) -> Callable[[str], No
 
 def sandbox_url(served: Served, handle: str = "admin") -> str:
     return f"{served.url}/addin/sandbox?user={USERS[handle].email}"
+
+
+def site(served: Served) -> str:
+    """The served app's origin as the browser should use it: localhost, not
+    127.0.0.1, since browsers keep Secure cookies of http://localhost."""
+    return served.url.replace("127.0.0.1", "localhost")
+
+
+@pytest.fixture
+def admin(browser: Browser, served: Served) -> Iterator[Page]:
+    """A signed-in administrator's page that fails the test on any script error."""
+    context = browser.new_context(ignore_https_errors=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(site(served) + "/sign-in")
+    page.get_by_role("button", name=USERS["admin"].email).click()
+    expect(page.get_by_role("heading", name="Welcome, Admin")).to_be_visible()
+    yield page
+    context.close()
+    assert not problems, problems
+
+
+def open_tab(page: Page, served: Served, kind: str, record_id: int) -> None:
+    page.goto(site(served) + f"/records/{kind}/{record_id}?show_for_last=all")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import ARTIFACTS, TIMEOUT_MS, Served
+from tests.browser.conftest import ARTIFACTS, TIMEOUT_MS, Served, site
 from tests.conftest import USERS, Factory
 
 
@@ -19,11 +19,6 @@ def admin_page(browser: Browser) -> Iterator[Page]:
     page = context.new_page()
     yield page
     context.close()
-
-
-def site(served: Served) -> str:
-    # localhost, not 127.0.0.1: browsers keep Secure cookies of http://localhost.
-    return served.url.replace("127.0.0.1", "localhost")
 
 
 def test_signs_in_through_entra_and_out_again(admin_page: Page, served: Served) -> None:

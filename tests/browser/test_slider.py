@@ -5,37 +5,14 @@ capture health, each through the real sign-in."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 
-import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
 from interactions.models import BaseName, Capture, CaptureStatus
-from tests.browser.conftest import ARTIFACTS, TIMEOUT_MS, Served, Worker
-from tests.browser.test_admin import site
-from tests.conftest import USERS, Factory, World
+from tests.browser.conftest import ARTIFACTS, Served, Worker, open_tab, site
+from tests.conftest import Factory, World
 from tests.test_imports import eml
-
-
-@pytest.fixture
-def admin(browser: Browser, served: Served) -> Iterator[Page]:
-    """A signed-in administrator's page that fails the test on any script error."""
-    context = browser.new_context(ignore_https_errors=True)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.goto(site(served) + "/sign-in")
-    page.get_by_role("button", name=USERS["admin"].email).click()
-    expect(page.get_by_role("heading", name="Welcome, Admin")).to_be_visible()
-    yield page
-    context.close()
-    assert not problems, problems
-
-
-def open_tab(page: Page, served: Served, kind: str, record_id: int) -> None:
-    page.goto(site(served) + f"/records/{kind}/{record_id}?show_for_last=all")
 
 
 def test_edits_in_the_side_panel_and_links_by_typing(
