@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import base64
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import Session
 
 from interactions.models import BaseName, Capture, CaptureStatus
 from tests.browser.conftest import ARTIFACTS, Served, Worker, open_tab, site
-from tests.conftest import Factory, World
+from tests.conftest import USERS, Factory, World
 from tests.test_imports import eml
 
 
@@ -233,3 +233,38 @@ def test_capture_health_shows_a_failure_and_retries_it(
     admin.get_by_role("button", name="Retry Census file").click()
     expect(admin.get_by_role("status").first).to_contain_text("Sent to a worker again")
     expect(grid).to_contain_text("Queued")
+
+
+def test_adds_from_the_data_menu_and_links_a_contact_by_typing(
+    admin: Page, served: Served, make: Factory
+) -> None:
+    dana = make.contact("Rivera", "Dana", emails=("dana.rivera@northwind.test",))
+
+    admin.get_by_text("Data").click()
+    admin.get_by_role("link", name="Add an Interaction").click()
+    slider = admin.get_by_role("dialog", name="Add Interaction")
+    slider.get_by_role("combobox", name="Type", exact=True).select_option("Meeting")
+    slider.get_by_role("textbox", name="Title", exact=True).fill("Annual plan review")
+    slider.get_by_label("Link to Type").select_option("contact")
+    slider.get_by_role("combobox", name="Name").press_sequentially("river")
+    slider.get_by_role("option").get_by_role("button", name="Dana Rivera").click()
+    slider.get_by_role("button", name="Save").click()
+
+    expect(admin.get_by_role("status").first).to_contain_text("added")
+    open_tab(admin, served, "contact", dana.id)
+    expect(admin.get_by_role("table")).to_contain_text("Annual plan review")
+
+
+def test_a_firm_below_the_team_tier_is_told_why(
+    browser: Browser, served: Served
+) -> None:
+    context = browser.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    page.goto(site(served) + "/sign-in")
+    page.get_by_role("button", name=USERS["tracker"].email).click()
+
+    expect(page.get_by_role("status")).to_contain_text(
+        "part of the Team, Premium and Business tiers"
+    )
+    expect(page.get_by_role("navigation", name="Menus")).to_have_count(0)
+    context.close()
