@@ -203,6 +203,31 @@ def sandbox_messages() -> Response:
     return jsonify(messages=messages)
 
 
+@blueprint.get("/sandbox/sent")
+def sandbox_sent() -> Response:
+    """The demo user's Sent Items, newest first: where a resend shows, once."""
+    settings = _settings()
+    user = _demo_user(request.args.get("email", ""))
+    token = _sign_in(user, GRAPH_READ_SCOPE)
+    found = _get_json(
+        _simulator_session(settings),
+        f"{settings.graph_url}/me/mailFolders/sentitems/messages",
+        {"Authorization": f"Bearer {token}"},
+        {"$top": str(SANDBOX_MESSAGES), "$select": "subject,toRecipients,sentDateTime"},
+    )
+    sent = [
+        {
+            "subject": message.get("subject", ""),
+            "to": [
+                r["emailAddress"]["address"] for r in message.get("toRecipients", [])
+            ],
+            "sent_at": message.get("sentDateTime"),
+        }
+        for message in found["value"]
+    ]
+    return jsonify(sent=sent)
+
+
 def _simulator_session(settings: Settings) -> SimulatorSession:
     return SimulatorSession(settings.authority_host, settings.microsoft_ca_bundle)
 

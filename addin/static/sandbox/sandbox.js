@@ -100,7 +100,44 @@ async function start() {
   if (messages.length) select(messages[0]);
   frame.src = "/addin/taskpane.html?host=sandbox";
   frame.hidden = false;
+  showSent();
 }
+
+// Sent Items: where a message Interactions sent from this mailbox shows up.
+const sentList = document.getElementById("sent");
+
+async function showSent() {
+  const email = encodeURIComponent(userSelect.value);
+  let sent;
+  try {
+    sent = (await getJson(`/addin/sandbox/sent?email=${email}`)).sent;
+  } catch (error) {
+    sentList.replaceChildren(Object.assign(document.createElement("li"), { textContent: error.message }));
+    return;
+  }
+  if (!sent.length) {
+    sentList.replaceChildren(Object.assign(document.createElement("li"), { textContent: "Nothing sent yet." }));
+    return;
+  }
+  sentList.replaceChildren(
+    ...sent.map((message) => {
+      const item = document.createElement("li");
+      const subject = document.createElement("span");
+      subject.className = "subject";
+      subject.textContent = message.subject;
+      const to = document.createElement("span");
+      to.className = "to";
+      to.textContent = `to ${message.to.join(", ")}`;
+      const date = document.createElement("span");
+      date.className = "date";
+      date.textContent = message.sent_at ? dateFormat.format(new Date(message.sent_at)) : "";
+      item.append(subject, to, date);
+      return item;
+    }),
+  );
+}
+
+document.getElementById("sent-refresh").addEventListener("click", showSent);
 
 // Another user is another mailbox: start again as them.
 userSelect.addEventListener("change", () => {
