@@ -1,0 +1,358 @@
+"""Sending through the simulated Graph: sendMail, Sent Items and its header filter,
+faults after acceptance, and the per-mailbox usage figures."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from interactions.config import Settings
+from simulator.graph import Graph, StoredMessage
+from tests.conftest import USERS, GraphClient, RunningSimulator
+
+ADMIN = USERS["admin"].object_id
+RESEND_HEADER = "x-interactions-resend-id"
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def new_key() -> str:
+    return str(uuid.uuid4())
+
+
+def send_mail_body(
+    key: str,
+    headers: list[dict[str, str]] | None = None,
+    **message: Any,
+) -> dict[str, Any]:
+    """A sendMail body in Graph's shape, to Dana, carrying the resend header."""
+    resource: dict[str, Any] = {
+        "subject": "Your 2025 census, again",
+        "body": {"contentType": "HTML", "content": "<p>As promised.</p>"},
+        "toRecipients": [
+            {
+                "emailAddress": {
+                    "address": "dana.rivera@northwind.example",
+                    "name": "Dana Rivera",
+                }
+            }
+        ],
+        "ccRecipients": [],
+        "internetMessageHeaders": (
+            headers if headers is not None else [{"name": RESEND_HEADER, "value": key}]
+        ),
+    }
+    return {"message": resource | message, "saveToSentItems": True}
+
+
+def sent_with(graph: Graph, key: str, object_id: str = ADMIN) -> list[StoredMessage]:
+    """The messages in the mailbox's Sent Items that carry this resend key."""
+    return [m for m in graph.sent_items(object_id) if m.header(RESEND_HEADER) == key]
+
+
+def resend_filter(key: str, header: str = RESEND_HEADER) -> str:
+    return (
+        "singleValueExtendedProperties/any(ep: ep/id eq 'String "
+        f"{{00020386-0000-0000-C000-000000000046}} Name {header}' and "
+        f"ep/value eq '{key}')"
+    )
+
+
+# -- the simulated Graph: sendMail and Sent Items --------------------------------------
+
+
+def test_sent_mail_is_filed_in_sent_items_with_its_headers(
+    graph_client: GraphClient, simulated_graph: Graph
+) -> None:
+    key = new_key()
+    before = datetime.now(UTC).replace(microsecond=0)
+
+    response = graph_client.post("/me/sendMail", json=send_mail_body(key))
+
+    assert response.status_code == 202
+    assert response.content == b""
+    [stored] = sent_with(simulated_graph, key)
+    message = graph_client.get(
+        f"/me/messages/{stored.id}",
+        params={
+            "$select": "subject,sentDateTime,internetMessageId,from,"
+            "toRecipients,body,internetMessageHeaders,parentFolderId"
+        },
+    ).json()
+    assert message["subject"] == "Your 2025 census, again"
+    assert message["from"]["emailAddress"]["address"] == "admin@acme.test"
+    assert message["toRecipients"] == [
+        {
+            "emailAddress": {
+                "name": "Dana Rivera",
+                "address": "dana.rivera@northwind.example",
+            }
+        }
+    ]
+    assert "<p>As promised.</p>" in message["body"]["content"]
+    assert {"name": RESEND_HEADER, "value": key} in message["internetMessageHeaders"]
+    assert message["internetMessageId"].startswith("<")
+    assert datetime.fromisoformat(message["sentDateTime"]) >= before
+
+
+def test_each_sent_message_gets_its_own_internet_message_id(
+    graph_client: GraphClient, simulated_graph: Graph
+) -> None:
+    keys = [new_key(), new_key()]
+    for key in keys:
+        graph_client.post("/me/sendMail", json=send_mail_body(key))
+
+    ids = {sent_with(simulated_graph, key)[0].header("Message-ID") for key in keys}
+
+    assert len(ids) == 2
+
+
+def test_sending_needs_mail_send(
+    graph_client: GraphClient, simulated_graph: Graph
+) -> None:
+    key = new_key()
+
+    response = graph_client.post(
+        "/me/sendMail", json=send_mail_body(key), token=graph_client.mint("Mail.Read")
+    )
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "ErrorAccessDenied"
+    assert sent_with(simulated_graph, key) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        (
+            {"headers": [{"name": "Interactions-Resend-Id", "value": "1"}]},
+            "InvalidInternetMessageHeader",
+        ),
+        (
+            {"headers": [{"name": "x-ok", "value": "1\r\nBcc: eve@example.org"}]},
+            "InvalidInternetMessageHeader",
+        ),
+        ({"toRecipients": []}, "ErrorInvalidRecipients"),
+        (
+            {"toRecipients": [{"emailAddress": {"address": "not an address"}}]},
+            "ErrorInvalidRecipients",
+        ),
+        ({"body": {"contentType": "rtf", "content": "{\\rtf1}"}}, "RequestBodyRead"),
+    ],
+)
+def test_a_message_graph_would_not_send_is_refused(
+    graph_client: GraphClient,
+    simulated_graph: Graph,
+    overrides: dict[str, Any],
+    code: str,
+) -> None:
+    sent_before = len(simulated_graph.sent_items(ADMIN))
+    sends_before = len(simulated_graph.usage.of(ADMIN).sent_at)
+
+    response = graph_client.post(
+        "/me/sendMail", json=send_mail_body(new_key(), **overrides)
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == code
+    assert len(simulated_graph.sent_items(ADMIN)) == sent_before
+    assert len(simulated_graph.usage.of(ADMIN).sent_at) == sends_before
+
+
+def test_a_message_not_saved_is_sent_but_not_filed(
+    graph_client: GraphClient, simulated_graph: Graph
+) -> None:
+    key = new_key()
+    sends_before = len(simulated_graph.usage.of(ADMIN).sent_at)
+
+    response = graph_client.post(
+        "/me/sendMail", json=send_mail_body(key) | {"saveToSentItems": False}
+    )
+
+    assert response.status_code == 202
+    assert sent_with(simulated_graph, key) == []
+    assert len(simulated_graph.usage.of(ADMIN).sent_at) == sends_before + 1
+
+
+@pytest.mark.parametrize(
+    ("folder", "header"),
+    [
+        ("sentitems", RESEND_HEADER),
+        ("SentItems", "X-Interactions-Resend-Id"),
+    ],
+)
+def test_the_header_filter_finds_exactly_that_message(
+    graph_client: GraphClient, folder: str, header: str
+) -> None:
+    key, other = new_key(), new_key()
+    graph_client.post("/me/sendMail", json=send_mail_body(key))
+    graph_client.post("/me/sendMail", json=send_mail_body(other))
+
+    response = graph_client.get(
+        f"/me/mailFolders/{folder}/messages",
+        params={"$filter": resend_filter(key, header), "$select": "id,subject"},
+    )
+
+    assert response.status_code == 200
+    [found] = response.json()["value"]
+    assert set(found) == {"id", "subject"}
+    headers = graph_client.get(
+        f"/me/messages/{found['id']}", params={"$select": "internetMessageHeaders"}
+    ).json()["internetMessageHeaders"]
+    assert {"name": RESEND_HEADER, "value": key} in headers
+
+
+def test_the_header_filter_finds_nothing_for_an_unknown_value(
+    graph_client: GraphClient,
+) -> None:
+    response = graph_client.get(
+        "/me/mailFolders/sentitems/messages",
+        params={"$filter": resend_filter(new_key())},
+    )
+
+    assert response.status_code == 200
+    assert response.json()["value"] == []
+
+
+def test_sent_items_are_paged_with_top(graph_client: GraphClient) -> None:
+    response = graph_client.get(
+        "/me/mailFolders/sentitems/messages",
+        params={"$top": "1", "$select": "parentFolderId"},
+    )
+
+    [message] = response.json()["value"]
+    assert "@odata.nextLink" in response.json()
+    inbox = graph_client.get(
+        "/me/mailFolders/inbox/messages", params={"$select": "parentFolderId"}
+    ).json()["value"]
+    assert message["parentFolderId"] != inbox[0]["parentFolderId"]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "subject eq 'Your 2025 census, again'",
+        "singleValueExtendedProperties/any(ep: ep/id eq 'String "
+        "{11111111-0000-0000-C000-000000000046} Name x-a' and ep/value eq 'b')",
+    ],
+)
+def test_other_filters_are_refused(graph_client: GraphClient, expression: str) -> None:
+    response = graph_client.get(
+        "/me/mailFolders/sentitems/messages", params={"$filter": expression}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "ErrorInvalidUrlQueryFilter"
+
+
+def test_an_unknown_folder_is_not_found(graph_client: GraphClient) -> None:
+    response = graph_client.get("/me/mailFolders/AAMkAGZvbGRlcg==/messages")
+
+    assert response.status_code == 404
+
+
+# -- the simulated Graph: failing after acceptance, and usage --------------------------
+
+
+@pytest.mark.parametrize("status", [503, 504])
+def test_a_fault_after_acceptance_sends_then_fails(
+    graph_client: GraphClient, simulated_graph: Graph, status: int
+) -> None:
+    key = new_key()
+    simulated_graph.faults.add(
+        method="POST",
+        path_contains="/sendMail",
+        after_accept_status=status,
+        retry_after=2,
+    )
+
+    response = graph_client.post("/me/sendMail", json=send_mail_body(key))
+
+    assert response.status_code == status
+    assert response.headers["Retry-After"] == "2"
+    assert len(sent_with(simulated_graph, key)) == 1
+    assert graph_client.post("/me/sendMail", json=send_mail_body(key)).ok  # used up
+
+
+def test_a_fault_after_acceptance_passes_a_refusal_through(
+    graph_client: GraphClient, simulated_graph: Graph
+) -> None:
+    simulated_graph.faults.add(path_contains="/sendMail", after_accept_status=503)
+
+    response = graph_client.post(
+        "/me/sendMail", json=send_mail_body(new_key(), toRecipients=[])
+    )
+
+    assert response.status_code == 400
+
+
+def test_requests_in_flight_are_counted_per_mailbox(
+    running_simulator: RunningSimulator, settings: Settings, simulated_graph: Graph
+) -> None:
+    assert settings.microsoft_ca_bundle is not None
+    editor = GraphClient(running_simulator, settings.microsoft_ca_bundle, "editor")
+    simulated_graph.usage.clear(editor.user.object_id)
+    simulated_graph.faults.add(
+        method="GET", path_contains="/me/messages", after_accept_delay=0.3, times=3
+    )
+    start = threading.Barrier(3)
+
+    def read() -> None:
+        start.wait()
+        editor.get("/me/messages", params={"$top": "1"})
+
+    threads = [threading.Thread(target=read) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    usage = simulated_graph.usage.of(editor.user.object_id)
+    assert usage.max_in_flight == 3
+    assert usage.in_flight == 0
+
+
+def test_sends_are_counted_with_their_times(
+    graph_client: GraphClient, simulated_graph: Graph
+) -> None:
+    simulated_graph.usage.clear(ADMIN)
+    before = datetime.now(UTC)
+
+    for _ in range(2):
+        graph_client.post("/me/sendMail", json=send_mail_body(new_key()))
+
+    sent_at = simulated_graph.usage.of(ADMIN).sent_at
+    assert len(sent_at) == 2
+    assert before <= sent_at[0] <= sent_at[1] <= datetime.now(UTC)
+
+
+def test_sent_items_usage_and_faults_are_served_over_http(
+    graph_client: GraphClient, running_simulator: RunningSimulator
+) -> None:
+    admin = f"{running_simulator.url}/simulator"
+    session, key = graph_client.session, new_key()
+    session.delete(f"{admin}/mailboxes/{ADMIN}/usage", timeout=10)
+    session.post(
+        f"{admin}/faults",
+        json={"path_contains": "/sendMail", "after_accept_status": 504},
+        timeout=10,
+    )
+
+    failed = graph_client.post("/me/sendMail", json=send_mail_body(key))
+    sent = session.get(f"{admin}/mailboxes/{ADMIN}/sent", timeout=10).json()
+    usage = session.get(f"{admin}/mailboxes/{ADMIN}/usage", timeout=10).json()
+
+    assert failed.status_code == 504
+    carrying = [
+        m
+        for m in sent["value"]
+        if {"name": RESEND_HEADER, "value": key} in m["internetMessageHeaders"]
+    ]
+    assert len(carrying) == 1
+    assert usage["max_concurrent_requests"] >= 1
+    assert len(usage["sends"]) == 1
