@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from interactions.config import Settings
 from interactions.errors import TemporarilyUnavailable
+from interactions.microsoft import graph as graph_module
 from interactions.microsoft.graph import (
     GraphThrottled,
     GraphUnavailable,
@@ -445,6 +446,21 @@ def test_an_unreachable_graph_is_transient(
         pytest.raises(GraphUnavailable),
     ):
         gateway.get_message("AAMkAGE=")
+
+
+def test_a_read_that_takes_too_long_is_transient(
+    mailbox: MailGateway,
+    simulated_graph: Graph,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    message_id = message_id_of(simulated_graph, "admin", CENSUS)
+    monkeypatch.setattr(graph_module, "TIMEOUT", (3.05, 0.3))
+    simulated_graph.faults.add(
+        method="GET", path_contains="/messages/", after_accept_delay=1
+    )
+
+    with pytest.raises(GraphUnavailable):
+        mailbox.get_message(message_id)
 
 
 def test_without_a_token_cache_the_user_must_sign_in(

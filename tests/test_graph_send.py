@@ -1,21 +1,46 @@
-"""Sending through the simulated Graph: sendMail, Sent Items and its header filter,
-faults after acceptance, and the per-mailbox usage figures."""
+"""Sending through Graph: sendMail, Sent Items and its header filter, faults after
+acceptance and usage figures in the simulator; the gateway's send_mail and
+find_sent over it, through every way a send can fail."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import re
 import threading
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 
 from interactions.config import Settings
+from interactions.errors import TemporarilyUnavailable
+from interactions.microsoft.graph import (
+    RESEND_HEADER,
+    GraphRequestRefused,
+    GraphThrottled,
+    GraphUnavailable,
+    MailboxAccessDenied,
+    MailGateway,
+    OutgoingMessage,
+    SendOutcomeUnknown,
+)
+from interactions.microsoft.tokens import ConsentRequired, exchange_on_behalf_of
 from simulator.graph import Graph, StoredMessage
-from tests.conftest import USERS, GraphClient, RunningSimulator
+from tests.conftest import (
+    USERS,
+    GraphClient,
+    RunningSimulator,
+    TokenSource,
+    World,
+    unused_port,
+)
 
 ADMIN = USERS["admin"].object_id
-RESEND_HEADER = "x-interactions-resend-id"
+JWT = re.compile(r"eyJ[\w-]*\.[\w-]+\.")
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -356,3 +381,260 @@ def test_sent_items_usage_and_faults_are_served_over_http(
     assert len(carrying) == 1
     assert usage["max_concurrent_requests"] >= 1
     assert len(usage["sends"]) == 1
+
+
+# -- the gateway: send_mail and find_sent ----------------------------------------------
+
+
+def outgoing(key: str, **overrides: Any) -> OutgoingMessage:
+    fields: dict[str, Any] = {
+        "subject": "RE: Northwind 401(k): 2025 census data",
+        "body_html": "<p>Thank you, Dana. The corrected census is in.</p>",
+        "to": [("dana.rivera@northwind.example", "Dana Rivera")],
+        "cc": [("helen.park@contoso-mfg.example", "")],
+        "resend_key": key,
+    }
+    return OutgoingMessage(**(fields | overrides))
+
+
+@pytest.fixture
+def impatient_mailbox(
+    db: Session, settings: Settings, world: World, tokens: TokenSource
+) -> Iterator[MailGateway]:
+    """The admin's mailbox, with a send timeout of half a second."""
+    impatient = dataclasses.replace(settings, graph_send_timeout_seconds=0.5)
+    user = world.users["admin"]
+    exchange_on_behalf_of(
+        db, impatient, user.id, USERS["admin"].tenant.tenant_id, tokens("admin")
+    )
+    with MailGateway.for_user(db, impatient, user.id) as gateway:
+        yield gateway
+
+
+def test_the_gateway_sends_one_message(
+    mailbox: MailGateway, simulated_graph: Graph
+) -> None:
+    key = new_key()
+    calls = simulated_graph.calls["graph.send_mail"]
+
+    mailbox.send_mail(outgoing(key))
+
+    [stored] = sent_with(simulated_graph, key)
+    parsed = stored.parsed()
+    assert str(parsed["Subject"]) == "RE: Northwind 401(k): 2025 census data"
+    assert str(parsed["To"]) == "Dana Rivera <dana.rivera@northwind.example>"
+    assert str(parsed["Cc"]) == "helen.park@contoso-mfg.example"
+    body = parsed.get_body(preferencelist=("html",))
+    assert body is not None
+    assert "The corrected census is in." in body.get_content()
+    assert simulated_graph.calls["graph.send_mail"] == calls + 1
+    assert mailbox.find_sent(key) is True
+
+
+def test_find_sent_is_false_for_an_unknown_key(mailbox: MailGateway) -> None:
+    mailbox.send_mail(outgoing(new_key()))
+
+    assert mailbox.find_sent(new_key()) is False
+
+
+def test_a_throttled_send_is_not_sent_and_says_when_to_try_again(
+    mailbox: MailGateway, simulated_graph: Graph
+) -> None:
+    key = new_key()
+    simulated_graph.faults.add(
+        method="POST", path_contains="/sendMail", status=429, retry_after=7
+    )
+    calls = simulated_graph.calls["graph.send_mail"]
+
+    with pytest.raises(GraphThrottled) as throttled:
+        mailbox.send_mail(outgoing(key))
+
+    assert throttled.value.retry_after == 7
+    assert not isinstance(throttled.value, SendOutcomeUnknown)
+    assert simulated_graph.calls["graph.send_mail"] == calls + 1
+    assert sent_with(simulated_graph, key) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after"), [(500, None), (502, None), (503, 3), (504, None)]
+)
+def test_a_server_error_before_acceptance_is_an_unknown_outcome_not_retried(
+    mailbox: MailGateway,
+    simulated_graph: Graph,
+    status: int,
+    retry_after: int | None,
+) -> None:
+    key = new_key()
+    simulated_graph.faults.add(
+        method="POST",
+        path_contains="/sendMail",
+        status=status,
+        retry_after=retry_after,
+        times=1,
+    )
+    calls = simulated_graph.calls["graph.send_mail"]
+
+    with pytest.raises(SendOutcomeUnknown) as unknown:
+        mailbox.send_mail(outgoing(key))
+
+    assert unknown.value.retry_after == retry_after
+    assert isinstance(unknown.value, TemporarilyUnavailable)
+    assert simulated_graph.calls["graph.send_mail"] == calls + 1  # never repeated
+    assert sent_with(simulated_graph, key) == []
+    assert mailbox.find_sent(key) is False
+
+
+@pytest.mark.parametrize("status", [503, 504])
+def test_a_send_accepted_then_failed_is_unknown_and_found(
+    mailbox: MailGateway, simulated_graph: Graph, status: int
+) -> None:
+    key = new_key()
+    simulated_graph.faults.add(
+        method="POST", path_contains="/sendMail", after_accept_status=status
+    )
+    calls = simulated_graph.calls["graph.send_mail"]
+
+    with pytest.raises(SendOutcomeUnknown):
+        mailbox.send_mail(outgoing(key))
+
+    assert simulated_graph.calls["graph.send_mail"] == calls + 1
+    assert len(sent_with(simulated_graph, key)) == 1
+    assert mailbox.find_sent(key) is True
+
+
+def test_a_send_accepted_then_timed_out_is_unknown_and_found(
+    impatient_mailbox: MailGateway, simulated_graph: Graph
+) -> None:
+    key = new_key()
+    simulated_graph.faults.add(
+        method="POST", path_contains="/sendMail", after_accept_delay=1.5
+    )
+    calls = simulated_graph.calls["graph.send_mail"]
+
+    with pytest.raises(SendOutcomeUnknown):
+        impatient_mailbox.send_mail(outgoing(key))
+
+    assert simulated_graph.calls["graph.send_mail"] == calls + 1
+    assert len(sent_with(simulated_graph, key)) == 1
+    assert impatient_mailbox.find_sent(key) is True
+
+
+def test_an_unreachable_graph_leaves_the_outcome_unknown(
+    db: Session, settings: Settings, world: World, tokens: TokenSource
+) -> None:
+    user = world.users["admin"]
+    exchange_on_behalf_of(
+        db, settings, user.id, USERS["admin"].tenant.tenant_id, tokens("admin")
+    )
+    nowhere = dataclasses.replace(
+        settings, graph_url=f"https://127.0.0.1:{unused_port()}/v1.0"
+    )
+
+    with (
+        MailGateway.for_user(db, nowhere, user.id) as gateway,
+        pytest.raises(SendOutcomeUnknown),
+    ):
+        gateway.send_mail(outgoing(new_key()))
+
+
+def test_an_expired_token_is_refreshed_once_and_the_message_sent_once(
+    mailbox: MailGateway,
+    simulated_graph: Graph,
+    running_simulator: RunningSimulator,
+) -> None:
+    key = new_key()
+    simulated_graph.faults.expire_tokens(times=1)
+    token_calls = running_simulator.entra.calls["entra.token"]
+    calls = simulated_graph.calls["graph.send_mail"]
+
+    mailbox.send_mail(outgoing(key))
+
+    assert running_simulator.entra.calls["entra.token"] == token_calls + 1
+    assert simulated_graph.calls["graph.send_mail"] == calls + 2  # 401, then 202
+    assert len(sent_with(simulated_graph, key)) == 1
+
+
+@pytest.mark.parametrize("revoked", ["refresh token", "every token"])
+def test_revoked_consent_stops_the_send(
+    mailbox: MailGateway,
+    simulated_graph: Graph,
+    running_simulator: RunningSimulator,
+    revoked: str,
+) -> None:
+    key = new_key()
+    if revoked == "refresh token":
+        simulated_graph.faults.expire_tokens(times=1)
+        running_simulator.entra.revoke_refresh_tokens(ADMIN)
+    else:
+        simulated_graph.faults.expire_tokens(times=2)
+
+    with pytest.raises(ConsentRequired):
+        mailbox.send_mail(outgoing(key))
+
+    assert sent_with(simulated_graph, key) == []
+
+
+def test_a_mailbox_that_may_not_send_is_access_denied(
+    mailbox: MailGateway, simulated_graph: Graph
+) -> None:
+    simulated_graph.faults.add(path_contains="/sendMail", status=403, times=2)
+
+    with pytest.raises(MailboxAccessDenied) as denied:
+        mailbox.send_mail(outgoing(new_key()))
+
+    assert "send" in denied.value.message
+
+
+def test_a_message_graph_refuses_is_refused(
+    mailbox: MailGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(GraphRequestRefused):
+        mailbox.send_mail(outgoing(new_key(), to=[], cc=[]))
+
+    assert "400 ErrorInvalidRecipients" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(429, GraphThrottled), (503, GraphUnavailable)]
+)
+def test_find_sent_fails_as_reads_do(
+    mailbox: MailGateway,
+    simulated_graph: Graph,
+    status: int,
+    error: type[GraphUnavailable],
+) -> None:
+    simulated_graph.faults.add(
+        path_contains="/mailFolders/", status=status, retry_after=4
+    )
+
+    with pytest.raises(error) as failed:
+        mailbox.find_sent(new_key())
+
+    assert failed.value.retry_after == 4
+
+
+def test_a_resend_key_is_one_line() -> None:
+    with pytest.raises(ValueError):
+        outgoing("42\r\nBcc: eve@example.org")
+
+
+def test_a_send_logs_neither_tokens_nor_the_message(
+    mailbox: MailGateway,
+    simulated_graph: Graph,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    key = new_key()
+    simulated_graph.faults.expire_tokens(times=1)
+
+    mailbox.send_mail(outgoing(key))
+    simulated_graph.faults.add(path_contains="/sendMail", after_accept_status=503)
+    with pytest.raises(SendOutcomeUnknown):
+        mailbox.send_mail(outgoing(new_key()))
+
+    assert f"Graph accepted resend {key}" in caplog.text
+    assert "Graph refused to send resend" in caplog.text
+    assert "corrected census" not in caplog.text
+    assert "dana.rivera@northwind.example" not in caplog.text
+    assert not JWT.search(caplog.text)
+    assert not re.search(r"Bearer [\w-]{20,}", caplog.text)
