@@ -437,6 +437,15 @@ def test_find_sent_is_false_for_an_unknown_key(mailbox: MailGateway) -> None:
     assert mailbox.find_sent(new_key()) is False
 
 
+def test_find_sent_quotes_the_key(mailbox: MailGateway) -> None:
+    key = f"o'neill-{new_key()}"
+
+    mailbox.send_mail(outgoing(key))
+
+    assert mailbox.find_sent(key) is True
+    assert mailbox.find_sent(key.replace("'", "")) is False
+
+
 def test_a_throttled_send_is_not_sent_and_says_when_to_try_again(
     mailbox: MailGateway, simulated_graph: Graph
 ) -> None:
