@@ -43,6 +43,11 @@ class Settings:
     api_scope_name: str = "access_as_user"
     #: Seconds of clock skew tolerated when checking a token's times.
     token_leeway_seconds: int = 120
+    #: Seconds to wait for Graph to answer a send (GRAPH_SEND_TIMEOUT_SECONDS).
+    #: Past it the send's outcome is unknown, and the resend looks in Sent Items
+    #: before trying again; shorter frees the worker sooner, at the cost of more
+    #: such look-ups.
+    graph_send_timeout_seconds: float = 30.0
     web_port: int = 3000
     simulator_port: int = 3001
     #: Authenticates the API at the token endpoint (on-behalf-of and refresh grants).
@@ -103,6 +108,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         client_id=env.get("API_CLIENT_ID") or DEMO_CLIENT_ID,
         web_port=_port(env, "WEB_PORT", 3000),
         simulator_port=simulator_port,
+        graph_send_timeout_seconds=_seconds(env, "GRAPH_SEND_TIMEOUT_SECONDS", 30.0),
         client_secret=env.get("API_CLIENT_SECRET") or DEMO_CLIENT_SECRET,
         token_cache_keys=_fernet_keys(env.get("TOKEN_CACHE_KEYS") or ""),
         secret_key=env.get("SECRET_KEY") or "",
@@ -131,6 +137,23 @@ def _port(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a port number, not {raw!r}.")
 
     return int(raw)
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds <= 600:
+        raise ConfigError(
+            f"{name} must be a number of seconds above 0 and up to 600, not {raw!r}."
+        )
+
+    return seconds
 
 
 def _fernet_keys(raw: str) -> tuple[str, ...]:

@@ -5,8 +5,12 @@ it unchanged. Each user's mailbox is keyed by the object id in the bearer token 
 starts with the demo mail of ``simulator.mailbox``; messages are kept as MIME bytes
 and rendered to Graph's JSON on every read, as Exchange renders its store.
 
-Tests (in process) and scripts (over HTTP, ``/simulator/faults``) make it misbehave
-on purpose: 429 with Retry-After, 5xx, and tokens taken for expired.
+Mail sent through ``/me/sendMail`` is filed in the sender's Sent Items, where a
+header filter finds it again (``simulator.odata``). Tests (in process) and scripts
+(over HTTP, ``/simulator/faults``) make it misbehave on purpose: 429 with
+Retry-After, 5xx, tokens taken for expired, and answers that fail after the request
+was carried out; ``/simulator/mailboxes`` shows what was sent and how hard each
+mailbox was used (``simulator.usage``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import hashlib
 import html
 import re
 import threading
+import time
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -32,87 +37,20 @@ import jwt
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 from simulator.entra import GRAPH_AUDIENCE, Entra
+from simulator.faults import Fault, Faults
 from simulator.mailbox import demo_mail
+from simulator.odata import UnsupportedFilter, parse_filter
+from simulator.sendmail import MessageRefused, submission
+from simulator.usage import Usage
 
 READ_SCOPES = frozenset({"Mail.Read", "Mail.ReadWrite", "Mail.ReadBasic"})
+SEND_SCOPES = frozenset({"Mail.Send"})
+#: Folders by their well-known names; the mail lives in the first two.
+WELL_KNOWN_FOLDERS = ("inbox", "sentitems", "drafts", "deleteditems", "outbox")
 DEFAULT_PAGE_SIZE = 10
 
 blueprint = Blueprint("graph", __name__, url_prefix="/v1.0")
 admin = Blueprint("simulator_admin", __name__, url_prefix="/simulator")
-
-
-# -- faults ------------------------------------------------------------------------
-
-
-@dataclass
-class Fault:
-    """A wrong answer the simulator gives instead of the real one, ``times`` times."""
-
-    status: int
-    method: str | None = None
-    path_contains: str = ""
-    retry_after: int | None = None
-    #: None: until the faults are cleared.
-    times: int | None = 1
-    #: Answer as Graph does when it takes the token for expired (401).
-    expired_token: bool = False
-    served: int = 0
-
-    def matches(self, method: str, path: str) -> bool:
-        return (
-            self.method is None or self.method.upper() == method.upper()
-        ) and self.path_contains in path
-
-
-class Faults:
-    """The faults in force; shared by every route of the simulator, Entra's too."""
-
-    def __init__(self) -> None:
-        self._faults: list[Fault] = []
-        self._lock = threading.Lock()
-
-    def add(
-        self,
-        *,
-        status: int = 503,
-        method: str | None = None,
-        path_contains: str = "",
-        retry_after: int | None = None,
-        times: int | None = 1,
-        expired_token: bool = False,
-    ) -> Fault:
-        fault = Fault(status, method, path_contains, retry_after, times, expired_token)
-        with self._lock:
-            self._faults.append(fault)
-
-        return fault
-
-    def expire_tokens(self, times: int | None = 1) -> Fault:
-        """Take every Graph token for expired, for the next ``times`` calls."""
-        return self.add(
-            status=401, path_contains="/v1.0/", times=times, expired_token=True
-        )
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def listed(self) -> list[Fault]:
-        with self._lock:
-            return list(self._faults)
-
-    def take(self, method: str, path: str) -> Fault | None:
-        """The first fault for this request, used up by one; None to answer truly."""
-        with self._lock:
-            fault = next((f for f in self._faults if f.matches(method, path)), None)
-            if fault is None:
-                return None
-
-            fault.served += 1
-            if fault.times is not None and fault.served >= fault.times:
-                self._faults.remove(fault)
-
-            return fault
 
 
 # -- the mailboxes ---------------------------------------------------------------------
@@ -128,7 +66,17 @@ class StoredMessage:
 
     @property
     def subject(self) -> str:
-        return str(message_from_bytes(self.mime, policy=policy.default)["Subject"])
+        return str(self.parsed()["Subject"])
+
+    def parsed(self) -> EmailMessage:
+        parsed = message_from_bytes(self.mime, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+    def header(self, name: str) -> str | None:
+        """The value of the message's internet header ``name`` (any case), if any."""
+        value = self.parsed().get(name)
+        return None if value is None else str(value)
 
 
 @dataclass
@@ -151,6 +99,8 @@ class Graph:
     mailboxes: dict[str, Mailbox] = field(default_factory=dict)
     #: How often each route was called (faulted calls included).
     calls: Counter[str] = field(default_factory=Counter)
+    #: Requests in flight and messages sent, per mailbox.
+    usage: Usage = field(default_factory=Usage)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def mailbox(self, object_id: str, name: str = "", email: str = "") -> Mailbox:
@@ -181,6 +131,13 @@ class Graph:
             stored = list(self.mailbox(object_id).messages.values())
 
         return sorted(stored, key=lambda m: m.received_at, reverse=True)
+
+    def folder_messages(self, object_id: str, folder: str) -> list[StoredMessage]:
+        return [m for m in self.messages(object_id) if m.folder == folder]
+
+    def sent_items(self, object_id: str) -> list[StoredMessage]:
+        """The mailbox's Sent Items folder, newest first (the demo's replies too)."""
+        return self.folder_messages(object_id, "sentitems")
 
     def message_id(self, object_id: str, subject: str) -> str:
         """The Graph id of the user's newest message with exactly this subject."""
@@ -570,7 +527,21 @@ def _top() -> int:
     return int(raw)
 
 
+def _filtered(messages: list[StoredMessage]) -> list[StoredMessage]:
+    raw = request.args.get("$filter")
+    if raw is None:
+        return messages
+
+    try:
+        wanted = parse_filter(raw)
+    except UnsupportedFilter as error:
+        raise GraphError(400, "ErrorInvalidUrlQueryFilter", str(error)) from None
+
+    return [m for m in messages if wanted.matches(m.parsed())]
+
+
 def _page(messages: list[StoredMessage], context: str) -> Response:
+    messages = _filtered(messages)
     top = _top()
     skip_raw = request.args.get("$skip", "0")
     skip = int(skip_raw) if skip_raw.isdigit() else 0
@@ -594,19 +565,40 @@ def _page(messages: list[StoredMessage], context: str) -> Response:
     return response
 
 
-def _find(message_id: str) -> StoredMessage:
+def _check_id(graph_id: str) -> None:
     try:
-        base64.urlsafe_b64decode(message_id.encode())
+        base64.urlsafe_b64decode(graph_id.encode())
     except (binascii.Error, ValueError):
         raise GraphError(400, "ErrorInvalidIdMalformed", "Id is malformed.") from None
 
+
+def _not_found() -> GraphError:
+    return GraphError(
+        404, "ErrorItemNotFound", "The specified object was not found in the store."
+    )
+
+
+def _find(message_id: str) -> StoredMessage:
+    _check_id(message_id)
     stored = _mailbox().messages.get(message_id)
     if stored is None:
-        raise GraphError(
-            404, "ErrorItemNotFound", "The specified object was not found in the store."
-        )
+        raise _not_found()
 
     return stored
+
+
+def _folder(name_or_id: str) -> str:
+    """The folder a well-known name (in any case) or a folder id names."""
+    if name_or_id.lower() in WELL_KNOWN_FOLDERS:
+        return name_or_id.lower()
+
+    mailbox = _mailbox()
+    for folder in WELL_KNOWN_FOLDERS:
+        if mailbox.folder_id(folder) == name_or_id:
+            return folder
+
+    _check_id(name_or_id)
+    raise _not_found()
 
 
 # -- routes ----------------------------------------------------------------------------
@@ -617,6 +609,41 @@ def list_messages() -> Response:
     _require(READ_SCOPES)
     oid = g.graph_claims["oid"]
     return _page(_graph().messages(oid), f"users('{oid}')/messages")
+
+
+@blueprint.get("/me/mailFolders/<folder_id>/messages")
+def list_folder_messages(folder_id: str) -> Response:
+    _require(READ_SCOPES)
+    oid = g.graph_claims["oid"]
+    folder = _folder(folder_id)
+    return _page(
+        _graph().folder_messages(oid, folder),
+        f"users('{oid}')/mailFolders('{folder_id}')/messages",
+    )
+
+
+@blueprint.post("/me/sendMail")
+def send_mail() -> Response:
+    """Send as the token's user: 202 and no body; the copy goes to Sent Items."""
+    _require(SEND_SCOPES)
+    mailbox = _mailbox()
+    sent_at = datetime.now(UTC)
+    try:
+        sent = submission(
+            request.get_json(silent=True),
+            mailbox.owner_name,
+            mailbox.owner_email,
+            sent_at,
+        )
+    except MessageRefused as refused:
+        raise GraphError(400, refused.code, refused.message) from None
+
+    state = _graph()
+    with state.lock:
+        if sent.save_to_sent_items:
+            _store(mailbox, sent.mime, "sentitems", sent_at)
+    state.usage.record_send(mailbox.owner_id, sent_at)
+    return Response(status=202)
 
 
 @blueprint.get("/me/messages/<message_id>")
@@ -666,18 +693,65 @@ def list_attachments(message_id: str) -> Response:
 
 
 def before_each_request() -> Response | None:
-    """Count Graph's calls, then answer with a fault in force, if one matches."""
+    """Count Graph's calls, then answer with a fault in force, if one matches.
+
+    A fault that fails only after the request is carried out waits in ``g`` for
+    ``after_each_request``.
+    """
     if request.path.startswith(admin.url_prefix or "/simulator"):
         return None
 
     state = _graph()
     if request.blueprint == blueprint.name:
         state.calls[request.endpoint or ""] += 1
+        owner = _token_owner()
+        if owner is not None:
+            state.usage.enter(owner)
+            g.in_flight_for = owner
 
     fault = state.faults.take(request.method, request.path)
     if fault is None:
         return None
 
+    if fault.is_after_accept:
+        g.after_accept_fault = fault
+        return None
+
+    return _fault_response(fault, fault.status)
+
+
+def after_each_request(response: Response) -> Response:
+    """Lose the answer to a request carried out, as an after-acceptance fault says."""
+    fault: Fault | None = g.pop("after_accept_fault", None)
+    if fault is None or not 200 <= response.status_code < 300:
+        return response
+
+    if fault.after_accept_delay > 0:
+        time.sleep(fault.after_accept_delay)
+    if fault.after_accept_status is None:
+        return response
+
+    return _fault_response(fault, fault.after_accept_status)
+
+
+def end_of_request(_error: BaseException | None) -> None:
+    owner: str | None = g.pop("in_flight_for", None)
+    if owner is not None:
+        _graph().usage.leave(owner)
+
+
+def _token_owner() -> str | None:
+    """The object id in the bearer token, unchecked: whose mailbox is asked."""
+    _, _, token = request.headers.get("Authorization", "").partition(" ")
+    try:
+        owner = jwt.decode(token, options={"verify_signature": False}).get("oid")
+    except jwt.PyJWTError:
+        return None
+
+    return owner if isinstance(owner, str) else None
+
+
+def _fault_response(fault: Fault, status: int) -> Response:
     headers = {}
     if fault.retry_after is not None:
         headers["Retry-After"] = str(fault.retry_after)
@@ -687,21 +761,21 @@ def before_each_request() -> Response | None:
             error.headers.update(headers)
         else:
             error = GraphError(
-                fault.status,
-                _GRAPH_CODES.get(fault.status, "UnknownError"),
-                _GRAPH_MESSAGES.get(fault.status, "An error occurred."),
+                status,
+                _GRAPH_CODES.get(status, "UnknownError"),
+                _GRAPH_MESSAGES.get(status, "An error occurred."),
                 headers,
             )
         return graph_error_response(error)
 
     # Entra's token endpoint and discovery answer in OAuth's error shape.
     response = jsonify(
-        error="temporarily_unavailable" if fault.status >= 429 else "invalid_request",
+        error="temporarily_unavailable" if status >= 429 else "invalid_request",
         error_description="AADSTS90033: A transient error has occurred. "
         "Please try again.",
         error_codes=[90033],
     )
-    response.status_code = fault.status
+    response.status_code = status
     response.headers.update(headers)
     return response
 
@@ -734,9 +808,21 @@ def list_faults() -> Response:
 
 @admin.post("/faults")
 def add_fault() -> tuple[Response, int]:
-    """Add a fault: ``{"status": 429, "path_contains": "/messages/", ...}``."""
+    """Add a fault: ``{"status": 429, "path_contains": "/messages/", ...}``.
+
+    ``{"after_accept_status": 503, "path_contains": "/sendMail"}`` sends the
+    message and then answers 503; ``"after_accept_delay": 5`` answers 5 s late.
+    """
     payload = request.get_json(silent=True) or {}
-    allowed = {"status", "method", "path_contains", "retry_after", "times"}
+    allowed = {
+        "status",
+        "method",
+        "path_contains",
+        "retry_after",
+        "times",
+        "after_accept_status",
+        "after_accept_delay",
+    }
     if payload.get("expired_token"):
         fault = _graph().faults.expire_tokens(payload.get("times", 1))
     else:
@@ -753,11 +839,38 @@ def clear_faults() -> tuple[str, int]:
     return "", 204
 
 
+@admin.get("/mailboxes/<object_id>/sent")
+def list_sent(object_id: str) -> Response:
+    """A mailbox's Sent Items as Graph renders them, with their internet headers."""
+    state = _graph()
+    mailbox = state.mailbox(object_id)
+    return jsonify(
+        value=[
+            render_message(stored, mailbox, prefer_text=False)
+            for stored in state.sent_items(object_id)
+        ]
+    )
+
+
+@admin.get("/mailboxes/<object_id>/usage")
+def mailbox_usage(object_id: str) -> Response:
+    """The most requests the mailbox had in flight at once, and its sends' times."""
+    return jsonify(_graph().usage.of(object_id).as_json())
+
+
+@admin.delete("/mailboxes/<object_id>/usage")
+def clear_mailbox_usage(object_id: str) -> tuple[str, int]:
+    _graph().usage.clear(object_id)
+    return "", 204
+
+
 def init_app(app: Flask, entra: Entra) -> Graph:
-    """Register Graph, its state, and the fault hook on the simulator's app."""
+    """Register Graph, its state, and the hooks for faults and usage on the app."""
     state = Graph(entra)
     app.extensions["graph"] = state
     app.before_request(before_each_request)
+    app.after_request(after_each_request)
+    app.teardown_request(end_of_request)
     app.register_blueprint(blueprint)
     app.register_blueprint(admin)
     return state

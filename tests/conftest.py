@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from openapi_schema_validator import OAS31Validator
@@ -31,6 +32,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 import simulator
 from interactions.config import DEMO_CLIENT_ID, Settings, load_settings
 from interactions.db import make_engine
+from interactions.microsoft.graph import MailGateway
+from interactions.microsoft.tokens import exchange_on_behalf_of
 from interactions.migrate import upgrade
 from interactions.models import (
     Client,
@@ -55,6 +58,8 @@ from interactions.services.access import Actor
 from interactions.services.firms import add_user, register_firm
 from simulator.client import sign_in
 from simulator.directory import ALL_RIGHTS, Directory, DirectoryUser, Tenant
+from simulator.entra import GRAPH_AUDIENCE, Grant
+from simulator.graph import Graph
 from web import api as api_module
 from web import build_runtime, create_app
 from web.api.openapi import document
@@ -423,6 +428,79 @@ def openapi_document() -> dict[str, Any]:
 @pytest.fixture
 def api(app: Flask, tokens: TokenSource) -> ApiClient:
     return ApiClient(app.test_client(), tokens)
+
+
+# -- the simulated Graph and the mail gateway -----------------------------------------
+
+
+@pytest.fixture
+def simulated_graph(running_simulator: RunningSimulator) -> Iterator[Graph]:
+    """The simulator's Graph state; the faults a test adds end with it."""
+    state: Graph = running_simulator.app.extensions["graph"]
+    yield state
+    state.faults.clear()
+
+
+class GraphClient:
+    """Plain HTTP to the simulated Graph, as any Graph client would call it."""
+
+    def __init__(
+        self, simulator: RunningSimulator, ca_path: str, handle: str = "admin"
+    ) -> None:
+        self.base = f"{simulator.url}/v1.0"
+        self.simulator = simulator
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self.session.verify = ca_path
+        self.user = USERS[handle]
+        self.token = self.mint("Mail.Read", "Mail.Send")
+
+    def mint(self, *scopes: str, **overrides: Any) -> str:
+        grant = Grant(self.user, GRAPH_AUDIENCE, scopes)
+        return self.simulator.entra.access_token(grant, **overrides)
+
+    def request(
+        self, method: str, path: str, token: str | None = None, **kwargs: Any
+    ) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token or self.token}"}
+        headers |= kwargs.pop("headers", {})
+        url = path if path.startswith("https://") else f"{self.base}{path}"
+        return self.session.request(method, url, headers=headers, timeout=10, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+
+@pytest.fixture
+def graph_client(
+    running_simulator: RunningSimulator, settings: Settings, simulated_graph: Graph
+) -> GraphClient:
+    assert settings.microsoft_ca_bundle is not None
+    return GraphClient(running_simulator, settings.microsoft_ca_bundle)
+
+
+@pytest.fixture
+def mailbox(
+    db: Session, settings: Settings, world: World, tokens: TokenSource
+) -> Iterator[MailGateway]:
+    """The admin's mailbox through the gateway, after the API's on-behalf-of."""
+    user = world.users["admin"]
+    exchange_on_behalf_of(
+        db, settings, user.id, USERS["admin"].tenant.tenant_id, tokens("admin")
+    )
+    with MailGateway.for_user(db, settings, user.id) as gateway:
+        yield gateway
+
+
+def unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+
+    return port
 
 
 # -- factories -------------------------------------------------------------------------

@@ -15,6 +15,7 @@ def test_the_defaults_are_embedded() -> None:
     assert settings.result_backend == "db+sqlite:////srv/interactions/results.sqlite"
     assert settings.authority_host == "https://localhost:3001"
     assert settings.graph_url == "https://localhost:3001/v1.0"
+    assert settings.graph_send_timeout_seconds == 30.0
 
 
 def test_postgres_and_redis_are_set_by_the_environment() -> None:
@@ -29,6 +30,12 @@ def test_postgres_and_redis_are_set_by_the_environment() -> None:
     assert settings.result_backend == "redis://cache:6379/0"
 
 
+def test_the_send_timeout_is_set_by_the_environment() -> None:
+    settings = load_settings({"GRAPH_SEND_TIMEOUT_SECONDS": "12.5"})
+
+    assert settings.graph_send_timeout_seconds == 12.5
+
+
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
@@ -37,6 +44,8 @@ def test_postgres_and_redis_are_set_by_the_environment() -> None:
         ({"WEB_PORT": "eighty"}, "WEB_PORT"),
         ({"SIMULATOR_PORT": "70000"}, "SIMULATOR_PORT"),
         ({"MICROSOFT_CA_BUNDLE": "/no/such/ca.pem"}, "MICROSOFT_CA_BUNDLE"),
+        ({"GRAPH_SEND_TIMEOUT_SECONDS": "soon"}, "GRAPH_SEND_TIMEOUT_SECONDS"),
+        ({"GRAPH_SEND_TIMEOUT_SECONDS": "0"}, "GRAPH_SEND_TIMEOUT_SECONDS"),
     ],
 )
 def test_bad_settings_are_named(environ: dict[str, str], message: str) -> None:

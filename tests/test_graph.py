@@ -6,19 +6,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-import socket
 import time
-from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
-import requests
 from sqlalchemy.orm import Session
 
 from interactions.config import Settings
 from interactions.errors import TemporarilyUnavailable
+from interactions.microsoft import graph as graph_module
 from interactions.microsoft.graph import (
     GraphThrottled,
     GraphUnavailable,
@@ -27,84 +25,23 @@ from interactions.microsoft.graph import (
     MessageNotFound,
 )
 from interactions.microsoft.tokens import ConsentRequired, exchange_on_behalf_of
-from simulator.entra import GRAPH_AUDIENCE, Grant
 from simulator.graph import Graph
 from simulator.mailbox import DEMO_CORRESPONDENTS, DEMO_MESSAGES
-from tests.conftest import USERS, RunningSimulator, TokenSource, World
+from tests.conftest import (
+    USERS,
+    GraphClient,
+    RunningSimulator,
+    TokenSource,
+    World,
+    unused_port,
+)
 
-# -- fixtures and helpers --------------------------------------------------------------
-
-
-@pytest.fixture
-def simulated_graph(running_simulator: RunningSimulator) -> Iterator[Graph]:
-    """The simulator's Graph state; the faults a test adds end with it."""
-    state: Graph = running_simulator.app.extensions["graph"]
-    yield state
-    state.faults.clear()
-
-
-class GraphClient:
-    """Plain HTTP to the simulated Graph, as any Graph client would call it."""
-
-    def __init__(
-        self, simulator: RunningSimulator, ca_path: str, handle: str = "admin"
-    ) -> None:
-        self.base = f"{simulator.url}/v1.0"
-        self.simulator = simulator
-        self.session = requests.Session()
-        self.session.trust_env = False
-        self.session.verify = ca_path
-        self.user = USERS[handle]
-        self.token = self.mint("Mail.Read", "Mail.Send")
-
-    def mint(self, *scopes: str, **overrides: Any) -> str:
-        grant = Grant(self.user, GRAPH_AUDIENCE, scopes)
-        return self.simulator.entra.access_token(grant, **overrides)
-
-    def request(
-        self, method: str, path: str, token: str | None = None, **kwargs: Any
-    ) -> requests.Response:
-        headers = {"Authorization": f"Bearer {token or self.token}"}
-        headers |= kwargs.pop("headers", {})
-        url = path if path.startswith("https://") else f"{self.base}{path}"
-        return self.session.request(method, url, headers=headers, timeout=10, **kwargs)
-
-    def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("GET", path, **kwargs)
-
-
-@pytest.fixture
-def graph_client(
-    running_simulator: RunningSimulator, settings: Settings, simulated_graph: Graph
-) -> GraphClient:
-    assert settings.microsoft_ca_bundle is not None
-    return GraphClient(running_simulator, settings.microsoft_ca_bundle)
+# -- helpers ---------------------------------------------------------------------------
 
 
 def message_id_of(graph: Graph, handle: str, subject: str) -> str:
     """The Graph id of a user's demo message, by its exact subject."""
     return graph.message_id(USERS[handle].object_id, subject)
-
-
-@pytest.fixture
-def mailbox(
-    db: Session, settings: Settings, world: World, tokens: TokenSource
-) -> Iterator[MailGateway]:
-    """The admin's mailbox through the gateway, after the API's on-behalf-of."""
-    user = world.users["admin"]
-    exchange_on_behalf_of(
-        db, settings, user.id, USERS["admin"].tenant.tenant_id, tokens("admin")
-    )
-    with MailGateway.for_user(db, settings, user.id) as gateway:
-        yield gateway
-
-
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-
-    return port
 
 
 #: A JWT: three base64url parts, the first a JSON object ('{"' is 'eyJ').
@@ -509,6 +446,21 @@ def test_an_unreachable_graph_is_transient(
         pytest.raises(GraphUnavailable),
     ):
         gateway.get_message("AAMkAGE=")
+
+
+def test_a_read_that_takes_too_long_is_transient(
+    mailbox: MailGateway,
+    simulated_graph: Graph,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    message_id = message_id_of(simulated_graph, "admin", CENSUS)
+    monkeypatch.setattr(graph_module, "TIMEOUT", (3.05, 0.3))
+    simulated_graph.faults.add(
+        method="GET", path_contains="/messages/", after_accept_delay=1
+    )
+
+    with pytest.raises(GraphUnavailable):
+        mailbox.get_message(message_id)
 
 
 def test_without_a_token_cache_the_user_must_sign_in(

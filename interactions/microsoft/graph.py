@@ -16,14 +16,20 @@ task. So a 429 or a 5xx surfaces at once as GraphThrottled or GraphUnavailable w
 Graph's Retry-After, and the task comes back after it.
 
 Messages come back as Graph's own JSON (what ``interactions.mail`` parses), not as
-O365's Message objects, which re-type and localize the fields. Sending as the user
-can go through the same MailBox (``new_message``, ``add_message_header``, ``send``).
+O365's Message objects, which re-type and localize the fields.
+
+Sending is one ``POST /me/sendMail``, never repeated below the caller: Graph has no
+idempotency key, so a send that timed out, lost its connection or failed with a 5xx
+may have been accepted all the same (SendOutcomeUnknown). Every message carries
+RESEND_HEADER, and ``find_sent`` looks for it in Sent Items before anything is sent
+again. A 429 or another 4xx means Graph did not take the message.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -33,15 +39,41 @@ import requests
 from O365.connection import Connection, MSGraphProtocol
 from O365.mailbox import MailBox
 from O365.utils.token import BaseTokenBackend
+from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from sqlalchemy.orm import Session
+from urllib3.util.retry import Retry
 
 from interactions.config import Settings
 from interactions.errors import DomainError, Forbidden, NotFound, TemporarilyUnavailable
 from interactions.microsoft.http import TIMEOUT, make_session
 from interactions.microsoft.tokens import ConsentRequired, graph_token
 
+__all__ = [
+    "ATTACHMENT_FIELDS",
+    "MESSAGE_FIELDS",
+    "RESEND_HEADER",
+    "GraphRequestRefused",
+    "GraphThrottled",
+    "GraphUnavailable",
+    "MailGateway",
+    "MailboxAccessDenied",
+    "MessageNotFound",
+    "OutgoingMessage",
+    "SendOutcomeUnknown",
+]
+
 log = logging.getLogger(__name__)
+
+#: The internet message header each resent message carries, with the resend's key.
+#: One fixed name: Exchange makes a named property of every header name it sees,
+#: and a mailbox has room for only so many.
+RESEND_HEADER = "x-interactions-resend-id"
+#: The named property Exchange files RESEND_HEADER under (PS_INTERNET_HEADERS),
+#: which is how Graph filters on it.
+_RESEND_PROPERTY = (
+    f"String {{00020386-0000-0000-C000-000000000046}} Name {RESEND_HEADER}"
+)
 
 #: What a capture needs of a message.
 MESSAGE_FIELDS = (
@@ -99,11 +131,20 @@ class MessageNotFound(NotFound):
 
 
 class MailboxAccessDenied(Forbidden):
-    def __init__(self) -> None:
-        super().__init__(
+    def __init__(
+        self,
+        message: str = (
             "Interactions may not read this mailbox; ask your administrator to "
             "grant it access to mail."
-        )
+        ),
+    ) -> None:
+        super().__init__(message)
+
+
+_SEND_DENIED = (
+    "Interactions may not send from this mailbox; ask your administrator to grant "
+    "it permission to send mail."
+)
 
 
 class GraphRequestRefused(DomainError):
@@ -117,6 +158,43 @@ class GraphRequestRefused(DomainError):
             "Microsoft Graph refused the request; the details are in the log for "
             "your administrator."
         )
+
+
+class SendOutcomeUnknown(TemporarilyUnavailable):
+    """The send may or may not have been accepted: timeout, reset connection, 5xx.
+
+    Sending again could deliver the message twice: look for its RESEND_HEADER in
+    Sent Items first (``MailGateway.find_sent``). ``retry_after`` is Graph's
+    Retry-After in seconds, when it sent one.
+    """
+
+    code = "graph_send_outcome_unknown"
+    reason = (
+        "Microsoft Graph did not confirm that the email was sent; Interactions will "
+        "check your Sent Items before it tries again."
+    )
+
+    def __init__(self, retry_after: float | None = None) -> None:
+        super().__init__(self.reason, retry_after)
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """An email to send from the user's own mailbox, without attachments."""
+
+    subject: str
+    #: Sanitized HTML, sent as contentType HTML.
+    body_html: str
+    #: (address, display name) of each recipient.
+    to: list[tuple[str, str]]
+    cc: list[tuple[str, str]]
+    #: The value of RESEND_HEADER: what finds the message in Sent Items again.
+    resend_key: str
+
+    def __post_init__(self) -> None:
+        # A header value is one line; a line break would let it write other headers.
+        if not self.resend_key or not self.resend_key.isprintable():
+            raise ValueError("A resend key is one line of printable characters.")
 
 
 # -- the three seams into O365 ---------------------------------------------------------
@@ -190,33 +268,51 @@ class _MaskedHeaders(CaseInsensitiveDict[str | bytes]):
         )
 
 
-class _WithoutClientErrors(logging.Filter):
-    """Drops O365's ERROR for each 4xx: the gateway logs every failure once."""
+class _QuietO365(logging.Filter):
+    """Drops O365's ERROR for each 4xx, and its DEBUG of each request's arguments.
+
+    The gateway logs every failure once. The arguments hold the body of a POST,
+    which for a send is the whole message: subject, recipients and text.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Client Error:")
+        return not str(record.msg).startswith(("Client Error:", "Request parameters:"))
 
 
-logging.getLogger("O365.connection").addFilter(_WithoutClientErrors())
+logging.getLogger("O365.connection").addFilter(_QuietO365())
+
+#: Not one retry below the gateway: a repeated POST could send a message twice, and
+#: a repeated GET would hide throttling from the worker. It is requests' default
+#: too; sending depends on it, so it is mounted explicitly.
+_NO_RETRIES = Retry(total=0, read=False)
 
 
 class _GraphConnection(Connection):  # type: ignore[misc]
     def __init__(self, settings: Settings, token: _DelegatedToken) -> None:
         # O365 never signs in here (the token backend has the token), so it gets
-        # the client id and not the secret.
+        # the client id and not the secret. Its one timeout would override every
+        # call's; ours is set in oauth_request, so that a send can wait longer.
         super().__init__(
             (settings.client_id, ""),
             token_backend=token,
             requests_delay=0,
             request_retries=0,
-            timeout=TIMEOUT,
+            timeout=None,
             raise_http_errors=True,
         )
         self._settings = settings
 
+    def oauth_request(self, url: str, method: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", TIMEOUT)
+        response: requests.Response = super().oauth_request(url, method, **kwargs)
+        return response
+
     def get_session(self, load_token: bool = False) -> requests.Session:
         """Our session: O365's would let REQUESTS_CA_BUNDLE override the CA."""
         session = make_session(self._settings)
+        adapter = HTTPAdapter(max_retries=_NO_RETRIES)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
         session.headers = _MaskedHeaders(session.headers)
         token = self.token_backend.get_access_token()["secret"]
         session.headers["Authorization"] = f"Bearer {token}"
@@ -234,6 +330,7 @@ class MailGateway:
     ) -> None:
         self._user_id = user_id
         self._token = token
+        self._send_timeout = (TIMEOUT[0], settings.graph_send_timeout_seconds)
         self._connection = _GraphConnection(settings, token)
         self._mailbox = MailBox(
             con=self._connection,
@@ -252,7 +349,7 @@ class MailGateway:
         IdentityMisconfigured when it refuses the API itself. Its reads raise
         GraphThrottled and GraphUnavailable (TemporarilyUnavailable, with Graph's
         Retry-After), MessageNotFound, MailboxAccessDenied, GraphRequestRefused,
-        and the errors of a token refresh.
+        and the errors of a token refresh; ``send_mail`` says what it raises.
         """
         token = _DelegatedToken(
             graph_token(session, settings, user_id),
@@ -262,27 +359,82 @@ class MailGateway:
 
     def get_message(self, rest_id: str) -> dict[str, Any]:
         """The message's fields that a capture needs, in Graph's shape (HTML body)."""
+        what = f"read message {rest_id}"
         response = self._get(
-            "read",
-            rest_id,
+            what,
             f"/messages/{_segment(rest_id)}",
             params={"$select": ",".join(MESSAGE_FIELDS)},
         )
-        message: dict[str, Any] = self._json(response, "read", rest_id)
+        message: dict[str, Any] = self._json(response, what)
         return message
 
     def list_attachments(self, rest_id: str) -> list[dict[str, Any]]:
         """The attachments' names, types and sizes; never their content."""
+        what = f"list the attachments of message {rest_id}"
         response = self._get(
-            "list the attachments of",
-            rest_id,
+            what,
             f"/messages/{_segment(rest_id)}/attachments",
             params={"$select": ",".join(ATTACHMENT_FIELDS)},
         )
-        attachments: list[dict[str, Any]] = self._json(
-            response, "list the attachments of", rest_id
-        ).get("value", [])
+        attachments: list[dict[str, Any]] = self._json(response, what).get("value", [])
         return attachments
+
+    def send_mail(self, message: OutgoingMessage) -> None:
+        """Send ``message`` from the user's mailbox: one POST /me/sendMail.
+
+        Returns when Graph accepted it (202); delivery follows on Graph's side.
+        Raises GraphThrottled when Graph turned it away for now (not sent: send
+        again after ``retry_after``), SendOutcomeUnknown when it may have been sent
+        (look with ``find_sent`` before sending again), ConsentRequired,
+        MailboxAccessDenied or GraphRequestRefused when it will not be sent, and
+        the errors of a token refresh. A token refused with 401 or 403 is refreshed
+        once and the message sent once more: Graph refuses those before it takes
+        the message.
+        """
+        what = f"send resend {message.resend_key}"
+        self._token.allow_one_refresh()
+        try:
+            response: requests.Response = self._connection.post(
+                self._mailbox.build_url("/sendMail"),
+                data=_send_mail_body(message),
+                timeout=self._send_timeout,
+                allow_redirects=False,
+            )
+        except requests.HTTPError as error:
+            if error.response is None:
+                raise self._outcome_unknown(what, error) from error
+            raise self._send_refusal(what, error.response) from error
+        except requests.RequestException as error:
+            raise self._outcome_unknown(what, error) from error
+
+        if not 200 <= response.status_code < 300:  # a redirect, not followed
+            raise self._send_refusal(what, response)
+
+        log.info(
+            "Graph accepted resend %s from the mailbox of user %s",
+            message.resend_key,
+            self._user_id,
+        )
+
+    def find_sent(self, resend_key: str) -> bool:
+        """Whether a message in Sent Items carries RESEND_HEADER with this key.
+
+        Graph files a sent message's copy in Sent Items moments after accepting
+        it, so False just after a send is not yet proof that none was made. Raises
+        as reads do.
+        """
+        what = f"look for resend {resend_key} in the Sent Items"
+        response = self._get(
+            what,
+            "/mailFolders/sentitems/messages",
+            params={
+                "$filter": _sent_with_header(resend_key),
+                "$select": "id",
+                "$top": "1",
+            },
+            not_found=GraphRequestRefused,
+        )
+        return bool(self._json(response, what).get("value"))
 
     def close(self) -> None:
         if self._connection.session is not None:
@@ -296,10 +448,10 @@ class MailGateway:
 
     def _get(
         self,
-        action: str,
-        rest_id: str,
+        what: str,
         path: str,
         params: dict[str, str],
+        not_found: Callable[[], DomainError] = MessageNotFound,
     ) -> requests.Response:
         self._token.allow_one_refresh()
         try:
@@ -308,56 +460,90 @@ class MailGateway:
             )
         except requests.HTTPError as error:
             if error.response is None:
-                raise self._unavailable(action, rest_id, error) from error
-            raise self._refusal(action, rest_id, error.response) from error
+                raise self._unavailable(what, error) from error
+            raise self._refusal(what, error.response, not_found) from error
         except requests.RequestException as error:
-            raise self._unavailable(action, rest_id, error) from error
+            raise self._unavailable(what, error) from error
 
         return response
 
-    def _json(self, response: requests.Response, action: str, rest_id: str) -> Any:
+    def _json(self, response: requests.Response, what: str) -> Any:
         try:
             return response.json()
         except ValueError as error:
-            raise self._unavailable(action, rest_id, error) from error
+            raise self._unavailable(what, error) from error
 
-    def _unavailable(
-        self, action: str, rest_id: str, error: Exception
-    ) -> GraphUnavailable:
+    def _unavailable(self, what: str, error: Exception) -> GraphUnavailable:
+        log.warning("Graph failed to %s of user %s: %r", what, self._user_id, error)
+        return GraphUnavailable()
+
+    def _outcome_unknown(self, what: str, error: Exception) -> SendOutcomeUnknown:
         log.warning(
-            "Graph failed to %s message %s of user %s: %r",
-            action,
-            rest_id,
+            "Graph did not answer a request to %s of user %s, which may have been "
+            "carried out: %r",
+            what,
             self._user_id,
             error,
         )
-        return GraphUnavailable()
+        return SendOutcomeUnknown()
 
     def _refusal(
-        self, action: str, rest_id: str, response: requests.Response
+        self,
+        what: str,
+        response: requests.Response,
+        not_found: Callable[[], DomainError] = MessageNotFound,
     ) -> DomainError:
-        """The domain error for Graph's answer, logged once with its cause."""
-        status, (code, message) = response.status_code, _graph_error(response)
-        level, error = logging.WARNING, _refusal_error(status, code, response)
+        """The domain error for Graph's answer to a read, logged once with its cause."""
+        status, code = response.status_code, _graph_error(response)[0]
+        error = _refusal_error(status, code, response, not_found)
+        self._log_refusal(what, response, error)
+        return error
+
+    def _send_refusal(self, what: str, response: requests.Response) -> DomainError:
+        """The domain error for Graph's answer to a send, logged once with its cause."""
+        status = response.status_code
+        retry_after = _retry_after(response.headers.get("Retry-After"))
+        error: DomainError
+        if status == 429:
+            error = GraphThrottled(retry_after)
+        elif status >= 500:
+            error = SendOutcomeUnknown(retry_after)
+        elif status == 401:
+            error = ConsentRequired()  # still refused after one refresh
+        elif status == 403:
+            error = MailboxAccessDenied(_SEND_DENIED)
+        else:
+            error = GraphRequestRefused()
+        self._log_refusal(what, response, error)
+        return error
+
+    def _log_refusal(
+        self, what: str, response: requests.Response, error: DomainError
+    ) -> None:
+        code, message = _graph_error(response)
+        level = logging.WARNING
         if isinstance(error, MessageNotFound):
             level = logging.INFO
         elif isinstance(error, GraphRequestRefused):
             level = logging.ERROR
         log.log(
             level,
-            "Graph refused to %s message %s of user %s: %s %s %r (retry after %s s)",
-            action,
-            rest_id,
+            "Graph refused to %s of user %s: %s %s %r (retry after %s s)",
+            what,
             self._user_id,
-            status,
+            response.status_code,
             code,
             message,
             getattr(error, "retry_after", None),
         )
-        return error
 
 
-def _refusal_error(status: int, code: str, response: requests.Response) -> DomainError:
+def _refusal_error(
+    status: int,
+    code: str,
+    response: requests.Response,
+    not_found: Callable[[], DomainError] = MessageNotFound,
+) -> DomainError:
     retry_after = _retry_after(response.headers.get("Retry-After"))
     if status == 429:
         return GraphThrottled(retry_after)
@@ -369,12 +555,44 @@ def _refusal_error(status: int, code: str, response: requests.Response) -> Domai
         return ConsentRequired()  # still refused after one refresh
 
     if status == 404 or code == "ErrorInvalidIdMalformed":
-        return MessageNotFound()
+        return not_found()
 
     if status == 403:
         return MailboxAccessDenied()
 
     return GraphRequestRefused()
+
+
+def _send_mail_body(message: OutgoingMessage) -> dict[str, Any]:
+    """sendMail's request body: the message, in Graph's shape, kept in Sent Items."""
+    return {
+        "message": {
+            "subject": message.subject,
+            "body": {"contentType": "HTML", "content": message.body_html},
+            "toRecipients": [_recipient(*entry) for entry in message.to],
+            "ccRecipients": [_recipient(*entry) for entry in message.cc],
+            "internetMessageHeaders": [
+                {"name": RESEND_HEADER, "value": message.resend_key}
+            ],
+        },
+        "saveToSentItems": True,
+    }
+
+
+def _recipient(address: str, name: str) -> dict[str, Any]:
+    email_address = {"address": address}
+    if name:
+        email_address["name"] = name
+    return {"emailAddress": email_address}
+
+
+def _sent_with_header(resend_key: str) -> str:
+    """The $filter for messages whose RESEND_HEADER is ``resend_key``."""
+    literal = resend_key.replace("'", "''")  # OData's quoting inside a string
+    return (
+        f"singleValueExtendedProperties/any(ep: ep/id eq '{_RESEND_PROPERTY}' "
+        f"and ep/value eq '{literal}')"
+    )
 
 
 def _segment(rest_id: str) -> str:
