@@ -29,10 +29,20 @@ from sqlalchemy.orm import Session
 from interactions.broker import BrokerUnavailable, check_broker
 from interactions.config import Settings, load_settings
 from interactions.db import make_session_factory
-from interactions.models import Capture, CaptureStatus, Interaction, InteractionType
+from interactions.microsoft.graph import RESEND_HEADER
+from interactions.microsoft.tokens import exchange_on_behalf_of
+from interactions.models import (
+    Capture,
+    CaptureStatus,
+    Interaction,
+    InteractionType,
+    Participant,
+    Resend,
+    UserTokenCache,
+)
 from interactions.models._types import utcnow
 from interactions.queue import CeleryQueue, RecordingQueue
-from tests.conftest import TokenSource, World
+from tests.conftest import USERS, TokenSource, World
 from web import create_app
 from web.context import Runtime
 from worker.app import REDIS_VISIBILITY_TIMEOUT, make_celery
@@ -415,3 +425,92 @@ def test_the_sweeper_gets_a_capture_left_behind_stored(
 
     assert state["status"] == "stored"
     assert state["attempts"] == attempts_before + 1
+
+
+# -- resends ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def committed_email(engine: Engine, world: World) -> Iterator[int]:
+    """A committed email of the admin's to resend; it and its resends go after."""
+    actor = world.actors["admin"]
+    with Session(engine) as session, session.begin():
+        email = session.scalars(
+            select(InteractionType).where(
+                InteractionType.firm_id == actor.firm_id,
+                InteractionType.display_name == "Email",
+            )
+        ).one()
+        interaction = Interaction(
+            firm_id=actor.firm_id,
+            type=email,
+            title=f"Census reminder {uuid.uuid4()}",
+            occurred_at=utcnow(),
+            body_html="<p>Please send the census.</p>",
+        )
+        interaction.participants.append(
+            Participant(
+                firm_id=actor.firm_id,
+                role="To",
+                address="dana.rivera@northwind.test",
+                display_name="Dana Rivera",
+            )
+        )
+        session.add(interaction)
+        session.flush()
+        interaction_id = interaction.id
+    yield interaction_id
+    with Session(engine) as session, session.begin():
+        session.execute(delete(Resend).where(Resend.interaction_id == interaction_id))
+        session.execute(delete(Interaction).where(Interaction.id == interaction_id))
+        session.execute(
+            delete(UserTokenCache).where(UserTokenCache.user_id == actor.user_id)
+        )
+
+
+def test_a_resend_is_sent_once_by_a_worker(
+    broker_app: Celery,
+    settings: Settings,
+    engine: Engine,
+    base_runtime: Runtime,
+    tokens: TokenSource,
+    world: World,
+    committed_email: int,
+    running_simulator: Any,
+) -> None:
+    stack = _stack(broker_app, settings, engine, base_runtime, tokens)
+    user = world.users["admin"]
+    with Session(engine) as session, session.begin():
+        exchange_on_behalf_of(
+            session, settings, user.id, USERS["admin"].tenant.tenant_id, tokens("admin")
+        )
+    path = f"/api/v1/interactions/{committed_email}/resend"
+
+    with stack.worker():
+        asked = stack.client.post(
+            path, json={"request_key": "one-click"}, headers=stack.headers
+        )
+        assert asked.status_code == 202, asked.json
+        again = stack.client.post(
+            path, json={"request_key": "one-click"}, headers=stack.headers
+        )
+        assert again.json["id"] == asked.json["id"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            state = stack.client.get(
+                f"/api/v1/resends/{asked.json['id']}", headers=stack.headers
+            ).json
+            if state["is_final"]:
+                break
+            time.sleep(0.05)
+
+    assert state["status"] == "sent", state
+    graph = running_simulator.app.extensions["graph"]
+    with Session(engine) as session:
+        key = session.get_one(Resend, asked.json["id"]).key
+    sent = [
+        m
+        for m in graph.sent_items(USERS["admin"].object_id)
+        if m.header(RESEND_HEADER) == key
+    ]
+    assert len(sent) == 1
