@@ -12,7 +12,17 @@ from playwright.sync_api import FrameLocator, Page, Route, expect
 from sqlalchemy.orm import Session
 
 from addin import OFFICE_JS_CDN
-from interactions.models import Capture, CaptureStatus, Interaction
+from interactions.limiter import LocalLimiter
+from interactions.microsoft.graph import MailGateway
+from interactions.models import (
+    Capture,
+    CaptureStatus,
+    Interaction,
+    Participant,
+    Resend,
+    ResendStatus,
+)
+from interactions.services.resend_processing import process_resend
 from simulator.entra import Grant
 from tests.browser.conftest import Served, Worker, sandbox_url
 from tests.conftest import USERS, Factory, RunningSimulator
@@ -313,3 +323,57 @@ def test_with_a_real_entra_id_office_js_comes_from_the_cdn_and_no_sandbox(
     )
     assert client.get("/addin/sandbox").status_code == 404
     assert client.post("/addin/sandbox/token", json={}).status_code == 404
+
+
+def test_resends_a_logged_email_from_the_pane_and_follows_it_to_sent_items(
+    page: Page,
+    served: Served,
+    db: Session,
+    make: Factory,
+    screenshot: Callable[[str], None],
+) -> None:
+    pane = open_pane(page, served, FEE_DISCLOSURE)
+    message_id = page.evaluate("window.sandboxHost.message.internetMessageId")
+    with served.lock:
+        logged = make.interaction(title=FEE_DISCLOSURE)
+        logged.internet_message_id = message_id
+        logged.body_html = "<p>About the fee disclosure.</p>"
+        logged.participants.append(
+            Participant(
+                firm_id=logged.firm_id,
+                role="To",
+                address="dana.rivera@northwind.example",
+                display_name="Dana Rivera",
+            )
+        )
+        db.flush()
+    select_message(page, SAFE_HARBOR)
+    select_message(page, FEE_DISCLOSURE)
+
+    expect(pane.get_by_role("heading", name="Already logged")).to_be_visible()
+    pane.get_by_role("button", name="Resend").click()
+    expect(pane.get_by_role("alertdialog")).to_contain_text(
+        "Resend this email to Dana Rivera <dana.rivera@northwind.example>?"
+    )
+    pane.get_by_role("button", name="Yes, resend").click()
+    expect(pane.get_by_role("list").filter(has_text="Waiting to send")).to_be_visible()
+
+    settings = served.app.extensions["interactions"].settings
+    with served.lock:
+        (resend,) = db.query(Resend).all()
+        status = process_resend(
+            served.sessions,
+            resend.id,
+            lambda session, user_id: MailGateway.for_user(session, settings, user_id),
+            LocalLimiter(),
+        )
+    assert status is ResendStatus.SENT
+    expect(pane.get_by_text("Sent", exact=True)).to_be_visible(timeout=10_000)
+    screenshot("resent")
+    page.get_by_role("button", name="Refresh").click()
+    expect(page.get_by_role("list", name="Sent Items")).to_contain_text(FEE_DISCLOSURE)
+    expect(
+        page.get_by_role("list", name="Sent Items").get_by_text(
+            FEE_DISCLOSURE, exact=True
+        )
+    ).to_have_count(1)

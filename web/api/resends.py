@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from flask import g
+
+from interactions.microsoft.tokens import exchange_on_behalf_of
 from interactions.models import FINAL_RESEND_STATUSES, Resend, User
 from interactions.services import resends
 from web.api import api
@@ -10,9 +13,10 @@ from web.api.schemas import (
     ResendHistory,
     ResendIn,
     ResendOut,
+    ResendPreview,
     ResendRecipientOut,
 )
-from web.context import actor, db
+from web.context import actor, db, runtime
 
 
 def resend_out(resend: Resend, requested_by: str | None = None) -> ResendOut:
@@ -34,6 +38,25 @@ def resend_out(resend: Resend, requested_by: str | None = None) -> ResendOut:
 
 
 @api.operation(
+    "GET",
+    "/interactions/<int:interaction_id>/resend",
+    summary="Whom a resend would go to, for the confirmation; or why it cannot",
+    tag="resends",
+    response=ResendPreview,
+    errors=(404, 409),
+)
+def preview_resend(interaction_id: int) -> ResendPreview:
+    interaction = resends.check_resendable(db(), actor(), interaction_id)
+    return ResendPreview(
+        subject=interaction.title,
+        recipients=[
+            ResendRecipientOut.model_validate(vars(r))
+            for r in resends.recipients_of(db(), interaction)
+        ],
+    )
+
+
+@api.operation(
     "POST",
     "/interactions/<int:interaction_id>/resend",
     summary="Send an email interaction again from your mailbox, to its recipients",
@@ -45,6 +68,11 @@ def resend_out(resend: Resend, requested_by: str | None = None) -> ResendOut:
 )
 def request_resend(interaction_id: int, body: ResendIn) -> ResendOut:
     resend = resends.request_resend(db(), actor(), interaction_id, body.request_key)
+    # The worker sends as this user: trade their token for Graph tokens now, while
+    # it is at hand; their cache keeps the refresh.
+    exchange_on_behalf_of(
+        db(), runtime().settings, actor().user_id, g.caller.tenant_id, g.token
+    )
     return resend_out(resend)
 
 

@@ -400,3 +400,10 @@ class FileExchangeIn(Model):
 class FileExchangeOut(Model):
     interaction_id: int
     created: bool = Field(description="False when this report was delivered before.")
+
+
+class ResendPreview(Model):
+    """What a resend of the interaction would send, before anyone confirms it."""
+
+    subject: str
+    recipients: list[ResendRecipientOut]

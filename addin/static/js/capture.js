@@ -5,6 +5,7 @@ import { byId, show } from "./views/dom.js";
 import { LinkingView } from "./views/linking.js";
 import { addressesOf, ParticipantsView } from "./views/participants.js";
 import { ProgressView } from "./views/progress.js";
+import { ResendView } from "./views/resend.js";
 import { SliderView } from "./views/slider.js";
 
 const FINAL = new Set(["stored", "duplicate", "failed"]);
@@ -28,6 +29,7 @@ export class CapturePane {
     this.participants = new ParticipantsView();
     this.linking = new LinkingView(api, me.firm.has_salespitch);
     this.progress = new ProgressView(() => this.submit());
+    this.resends = new ResendView(api, onError);
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.submit();
@@ -39,6 +41,7 @@ export class CapturePane {
     this.item = item;
     show(this.form, false);
     show(this.logged, false);
+    this.resends.hide();
     this.progress.hide();
     if (!item) return;
 
@@ -70,6 +73,7 @@ export class CapturePane {
     link.href = pages.interaction(interactionId);
     link.textContent = strings.openInteraction(interactionId);
     show(this.logged);
+    this.resends.show(interactionId);
   }
 
   async submit() {

@@ -9,6 +9,10 @@ export const endpoints = {
   search: (types, query) => `/search?types=${encode(types.join(","))}&q=${encode(query)}`,
   captures: () => "/captures",
   capture: (id) => `/captures/${encode(id)}`,
+  resends: (interactionId) => `/interactions/${encode(interactionId)}/resends`,
+  resendPreview: (interactionId) => `/interactions/${encode(interactionId)}/resend`,
+  resend: (interactionId) => `/interactions/${encode(interactionId)}/resend`,
+  resendState: (id) => `/resends/${encode(id)}`,
 };
 
 // Where a person opens an interaction in the web app.

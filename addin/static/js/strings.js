@@ -16,6 +16,13 @@ export const strings = {
   alreadyLogged: "Already logged",
   alreadyLoggedDetail: "This message is already logged as an interaction.",
   openInteraction: (id) => `Open interaction ${id}`,
+  notResent: "Not resent yet.",
+  resentBy: (resend) =>
+    `${resend.requested_by}, ${new Date(resend.created_at).toLocaleString()}, to ${resend.recipients.map((r) => r.address).join(", ")}`,
+  resendQuestion: (recipients) =>
+    `Resend this email to ${recipients.map((r) => (r.name ? `${r.name} <${r.address}>` : r.address)).join(", ")}? ` +
+    "It goes from your mailbox, without attachments: Interactions never kept them.",
+  resendAsked: "Resending: its state shows below.",
   inProgressTitle: "Being logged",
   inProgressDetail: "This message is being logged.",
 
