@@ -27,6 +27,7 @@ import redis
 from interactions.limiter import (
     MAX_CONCURRENT_REQUESTS,
     MAX_SENDS_PER_MINUTE,
+    SEND_WINDOW_SECONDS,
     LocalLimiter,
     MailboxLimiter,
     RedisLimiter,
@@ -207,10 +208,11 @@ def test_the_thirty_first_send_waits_until_the_oldest_leaves_the_window(
     for _ in range(MAX_SENDS_PER_MINUTE):
         limiter.reserve_send(MAILBOX)
         clock.advance(1)
-    # The oldest was sent 30 s ago: it leaves the window in 30 s.
-    assert limiter.reserve_send(MAILBOX) == 30.0
+    # The oldest was sent 30 s ago: it leaves the window 30 s before its end.
+    leaves = SEND_WINDOW_SECONDS - 30
+    assert limiter.reserve_send(MAILBOX) == leaves
 
-    clock.advance(29.5)
+    clock.advance(leaves - 0.5)
     assert limiter.reserve_send(MAILBOX) == 0.5
 
     clock.advance(0.5)
@@ -224,9 +226,9 @@ def test_a_refused_send_is_not_counted(
     for _ in range(MAX_SENDS_PER_MINUTE):
         limiter.reserve_send(MAILBOX)
     for _ in range(10):
-        assert limiter.reserve_send(MAILBOX) == 60.0
+        assert limiter.reserve_send(MAILBOX) == SEND_WINDOW_SECONDS
 
-    clock.advance(60)
+    clock.advance(SEND_WINDOW_SECONDS)
 
     for _ in range(MAX_SENDS_PER_MINUTE):
         assert limiter.reserve_send(MAILBOX) == 0.0
@@ -361,7 +363,10 @@ def test_redis_keys_expire_once_their_slots_and_sends_would(
     limiter.reserve_send(MAILBOX)
 
     assert 115_000 < redis_client.pttl(requests_key) <= 120_000
-    assert 55_000 < redis_client.pttl(f"{prefix}:{MAILBOX}:sends") <= 60_000
+    window_ms = SEND_WINDOW_SECONDS * 1000
+    assert (
+        window_ms - 5_000 < redis_client.pttl(f"{prefix}:{MAILBOX}:sends") <= window_ms
+    )
 
 
 def test_redis_keeps_no_key_for_a_mailbox_whose_slots_are_released(
