@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from interactions.models import Interaction, RecordType, Source
+from interactions.errors import Unauthenticated
+from interactions.models import IntegrationKey, Interaction, RecordType, Source
 from interactions.services import integrations
 from interactions.services.interactions import READ_ONLY
 from tests.conftest import ApiClient, Factory, World
@@ -153,3 +154,24 @@ def test_a_bad_report_says_which_field(app: Any, key: str) -> None:
 
     assert answer.status_code == 422
     assert answer.json["error"]["field"] == "files"
+
+
+def test_keys_are_made_and_revoked_from_the_command_line(
+    engine: Any, settings: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    from interactions import keys
+
+    monkeypatch.setattr(keys, "load_settings", lambda: settings)
+    keys.main(["make", "Acme Pensions", "Command line"])
+    made = capsys.readouterr().out.strip()
+
+    with Session(engine) as session:
+        assert integrations.firm_of_key(session, made).name == "Acme Pensions"
+    keys.main(["revoke", "Acme Pensions", "Command line"])
+    assert capsys.readouterr().out.strip() == "Revoked 1 key(s)."
+    with Session(engine) as session, pytest.raises(Unauthenticated):
+        integrations.firm_of_key(session, made)
+    with Session(engine) as session, session.begin():
+        session.execute(
+            delete(IntegrationKey).where(IntegrationKey.name == "Command line")
+        )
