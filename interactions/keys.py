@@ -1,9 +1,12 @@
-"""Make or revoke the integration key a firm's own system calls the API with.
+"""The keys an operator handles: integration keys, and the token caches' keys.
 
 ``python -m interactions.keys make "Acme Pensions" "File exchange"`` prints a new
-key, once; ``python -m interactions.keys revoke "Acme Pensions" "File exchange"``
-revokes every key of that name. The file exchange sends its key as
+integration key, once; ``python -m interactions.keys revoke "Acme Pensions" "File
+exchange"`` revokes every key of that name. The file exchange sends its key as
 ``Authorization: Bearer ixk_...`` to ``POST /api/v1/file-exchanges``.
+
+``python -m interactions.keys rotate-token-caches`` re-encrypts every user's token
+cache with the newest of TOKEN_CACHE_KEYS, after a new key was put first.
 """
 
 from __future__ import annotations
@@ -15,19 +18,31 @@ from sqlalchemy.orm import Session
 
 from interactions.config import load_settings
 from interactions.db import make_engine
+from interactions.microsoft.tokens import rotate_keys
 from interactions.models import Firm
 from interactions.services import integrations
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m interactions.keys")
-    parser.add_argument("action", choices=["make", "revoke"])
-    parser.add_argument("firm", help="the firm's name")
-    parser.add_argument("name", help="what the key is for, e.g. File exchange")
+    actions = parser.add_subparsers(dest="action", required=True)
+    for action in ("make", "revoke"):
+        keyed = actions.add_parser(action, help=f"{action} a firm's integration key")
+        keyed.add_argument("firm", help="the firm's name")
+        keyed.add_argument("name", help="what the key is for, e.g. File exchange")
+    actions.add_parser(
+        "rotate-token-caches", help="re-encrypt the token caches with the newest key"
+    )
     arguments = parser.parse_args(argv)
 
-    engine = make_engine(load_settings().database_url)
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
     with Session(engine) as session, session.begin():
+        if arguments.action == "rotate-token-caches":
+            print(f"Re-encrypted {rotate_keys(session, settings)} token cache(s).")
+            engine.dispose()
+            return 0
+
         firm_id = session.scalar(select(Firm.id).where(Firm.name == arguments.firm))
         if firm_id is None:
             parser.error(f"No firm is called {arguments.firm!r}.")

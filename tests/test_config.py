@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from interactions.config import ConfigError, load_settings
+from interactions.config import PROJECT_ROOT, ConfigError, load_settings
 
 
 def test_the_defaults_are_embedded() -> None:
@@ -51,3 +53,13 @@ def test_the_send_timeout_is_set_by_the_environment() -> None:
 def test_bad_settings_are_named(environ: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(environ)
+
+
+def test_every_setting_is_documented_with_its_default() -> None:
+    """docs/operations.md has a row for each variable the settings read."""
+    source = (PROJECT_ROOT / "interactions" / "config.py").read_text()
+    read = set(re.findall(r'env(?:\.get\(|, )"([A-Z_]+)"', source))
+    rows = (PROJECT_ROOT / "docs" / "operations.md").read_text()
+
+    assert read, "the settings read no variable?"
+    assert {name for name in read if f"| `{name}` |" not in rows} == set()

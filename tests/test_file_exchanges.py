@@ -175,3 +175,14 @@ def test_keys_are_made_and_revoked_from_the_command_line(
         session.execute(
             delete(IntegrationKey).where(IntegrationKey.name == "Command line")
         )
+
+
+def test_the_token_caches_are_rotated_from_the_command_line(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    from interactions import keys
+
+    monkeypatch.setattr(keys, "load_settings", lambda: settings)
+    keys.main(["rotate-token-caches"])
+
+    assert capsys.readouterr().out.startswith("Re-encrypted ")

@@ -13,6 +13,7 @@ import random
 from typing import Any
 
 from celery import shared_task
+from redis.exceptions import RedisError
 
 from interactions.db import transaction
 from interactions.services import (
@@ -64,6 +65,10 @@ def process_resend(self: Any, resend_id: int) -> str | None:
         raise self.retry(
             countdown=retry_delay(self.request.retries, wait.delay)
         ) from wait
+    except RedisError as error:
+        # The limiter's Redis is away: nothing was sent without it; try again.
+        logger.warning("resend %s waits for the limiter: %s", resend_id, error)
+        raise self.retry(countdown=retry_delay(self.request.retries, None)) from error
 
     return status.value if status else None
 
