@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from interactions.models import Blast, BlastTemplate, Resend, ResendStatus
 from interactions.services import blasts
+from interactions.services.blast_recipients import Audience, Selection
 from interactions.services.blast_templates import TemplateFields, create_template
-from interactions.services.blasts import Audience, Selection
 from tests.browsing import Browser
 from tests.conftest import ApiClient, Factory, World
 from tests.test_editing import form_token
@@ -150,6 +150,20 @@ def test_finds_a_plan_and_chooses_it(
         chosen.text
     )
     assert f'name="plan_id" value="{plan.id}"' in chosen.text
+
+
+@pytest.mark.parametrize("kind", ["plan", "client"])
+def test_a_plan_or_client_tab_starts_a_blast_to_its_contacts(
+    visitor: Browser, plan: Any, kind: str
+) -> None:
+    visitor.sign_in("admin")
+    record = f"{kind}:{plan.id if kind == 'plan' else plan.client_id}"
+    tab = visitor.get(f"/records/{record.replace(':', '/')}").text
+    assert f'href="/blasts/new?choose={record}">Blast Email to its contacts' in tab
+
+    started = text_of(visitor.get(f"/blasts/new?choose={record}"))
+
+    assert f"The contacts of the {kind} <strong>Northwind" in started
 
 
 def test_chooses_contacts_by_hand_and_removes_one(

@@ -26,13 +26,13 @@ from interactions.models import (
     Source,
 )
 from interactions.queue import QUEUE, RecordingQueue
-from interactions.services import blasts, resends
+from interactions.services import blast_progress, blast_recipients, blasts, resends
+from interactions.services.blast_recipients import Audience, Selection
 from interactions.services.blast_templates import (
     TemplateFields,
     create_template,
     update_template,
 )
-from interactions.services.blasts import Audience, Selection
 from tests.conftest import Factory, World
 
 GREETING = TemplateFields(
@@ -205,7 +205,9 @@ def test_a_subject_stays_one_line() -> None:
 def test_a_plans_contacts_each_once_with_their_first_address(
     db: Session, world: World, crm: Audiences
 ) -> None:
-    found = blasts.select_recipients(db, world.actors["admin"], by_plan(crm.plan))
+    found = blast_recipients.select_recipients(
+        db, world.actors["admin"], by_plan(crm.plan)
+    )
 
     assert [(c.contact.name, c.address) for c in found.chosen] == [
         ("Marcus Chen", "marcus@northwind.test"),
@@ -222,7 +224,7 @@ def test_a_clients_contacts_are_those_at_the_client_and_at_its_plans(
 ) -> None:
     selection = Selection(Audience.CLIENT, client_id=crm.client.id)
 
-    found = blasts.select_recipients(db, world.actors["admin"], selection)
+    found = blast_recipients.select_recipients(db, world.actors["admin"], selection)
 
     assert [
         (c.contact.name, c.plan.name if c.plan else None) for c in found.chosen
@@ -240,7 +242,7 @@ def test_contacts_chosen_by_hand_come_once_and_may_lack_a_plan(
     ids = (crm.dana.id, crm.trustee.id, crm.dana.id)
     selection = Selection(Audience.HAND, contact_ids=ids)
 
-    found = blasts.select_recipients(db, world.actors["admin"], selection)
+    found = blast_recipients.select_recipients(db, world.actors["admin"], selection)
 
     assert [c.contact.id for c in found.chosen] == [crm.dana.id, crm.trustee.id]
     assert all(c.plan is None for c in found.chosen)
@@ -251,7 +253,9 @@ def test_a_template_naming_the_plan_skips_contacts_without_one(
 ) -> None:
     selection = Selection(Audience.HAND, contact_ids=(crm.trustee.id,))
 
-    found = blasts.select_recipients(db, world.actors["admin"], selection, template)
+    found = blast_recipients.select_recipients(
+        db, world.actors["admin"], selection, template
+    )
 
     assert found.chosen == []
     assert [s.reason for s in found.skipped] == ["No plan to fill in {{plan.name}}."]
@@ -269,7 +273,7 @@ def test_a_selection_must_name_its_plan_client_or_contacts(
     db: Session, world: World, selection: Selection
 ) -> None:
     with pytest.raises(Invalid, match="Choose"):
-        blasts.select_recipients(db, world.actors["admin"], selection)
+        blast_recipients.select_recipients(db, world.actors["admin"], selection)
 
 
 def test_another_firms_plan_and_contacts_are_not_found(
@@ -278,9 +282,9 @@ def test_another_firms_plan_and_contacts_are_not_found(
     other = world.actors["other"]
 
     with pytest.raises(NotFound):
-        blasts.select_recipients(db, other, by_plan(crm.plan))
+        blast_recipients.select_recipients(db, other, by_plan(crm.plan))
     with pytest.raises(NotFound):
-        blasts.select_recipients(
+        blast_recipients.select_recipients(
             db, other, Selection(Audience.HAND, contact_ids=(crm.dana.id,))
         )
 
@@ -432,13 +436,13 @@ def test_progress_counts_sent_failed_and_on_their_way(
     db: Session, world: World, sent: Any
 ) -> None:
     admin = world.actors["admin"]
-    before = blasts.progress(db, admin, sent.id)
+    before = blast_progress.progress(db, admin, sent.id)
     assert (before.total, before.sent, before.failed, before.waiting) == (2, 0, 0, 2)
     assert not before.is_finished
 
     finish(db, sent.recipients[0], ResendStatus.SENT)
     finish(db, sent.recipients[1], ResendStatus.FAILED, "Mailbox not found.")
-    after = blasts.progress(db, admin, sent.id)
+    after = blast_progress.progress(db, admin, sent.id)
 
     assert (after.sent, after.failed, after.waiting, after.is_finished) == (
         1,
@@ -462,13 +466,13 @@ def test_a_failed_recipient_is_retried_with_a_new_resend_of_its_interaction(
     first = recipient.resend_id
     finish(db, recipient, ResendStatus.FAILED, "Mailbox not found.")
 
-    retry = blasts.retry_recipient(db, admin, sent.id, recipient.id)
-    again = blasts.retry_recipient(db, admin, sent.id, recipient.id)
+    retry = blast_progress.retry_recipient(db, admin, sent.id, recipient.id)
+    again = blast_progress.retry_recipient(db, admin, sent.id, recipient.id)
 
     assert retry.id == again.id != first
     assert retry.interaction_id == recipient.interaction_id
     assert recipient.resend_id == retry.id
-    assert blasts.progress(db, admin, sent.id).waiting == 2
+    assert blast_progress.progress(db, admin, sent.id).waiting == 2
     assert db.scalars(
         select(AuditEvent.action).where(AuditEvent.action == "retry")
     ).all() == ["retry"]
@@ -480,7 +484,7 @@ def test_a_sent_recipient_has_nothing_to_retry(
     finish(db, sent.recipients[0], ResendStatus.SENT)
 
     with pytest.raises(Conflict, match="nothing to retry"):
-        blasts.retry_recipient(
+        blast_progress.retry_recipient(
             db, world.actors["admin"], sent.id, sent.recipients[0].id
         )
 
@@ -489,15 +493,15 @@ def test_only_the_sender_retries(db: Session, world: World, sent: Any) -> None:
     finish(db, sent.recipients[0], ResendStatus.FAILED)
 
     with pytest.raises(Conflict, match="Only the person who sent"):
-        blasts.retry_recipient(
+        blast_progress.retry_recipient(
             db, world.actors["editor"], sent.id, sent.recipients[0].id
         )
 
 
 def test_another_firms_blast_is_not_found(db: Session, world: World, sent: Any) -> None:
     with pytest.raises(NotFound):
-        blasts.progress(db, world.actors["other"], sent.id)
+        blast_progress.progress(db, world.actors["other"], sent.id)
     with pytest.raises(NotFound):
-        blasts.retry_recipient(
+        blast_progress.retry_recipient(
             db, world.actors["other"], sent.id, sent.recipients[0].id
         )

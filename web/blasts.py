@@ -19,10 +19,16 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from interactions.errors import Conflict, Invalid
 from interactions.mail.merge import FIELDS
 from interactions.models import Client, Contact, Plan, RecordType, Right
-from interactions.services import blast_templates, blasts, records
+from interactions.services import (
+    blast_progress,
+    blast_recipients,
+    blast_templates,
+    blasts,
+    records,
+)
 from interactions.services.access import Actor, get_owned, require_right
+from interactions.services.blast_recipients import Audience, Selection
 from interactions.services.blast_templates import TemplateFields
-from interactions.services.blasts import Audience, Selection
 from web.context import db
 from web.page import Page
 from web.pages import requires_sign_in
@@ -148,7 +154,7 @@ class Chooser:
         removed = _number(values.get("remove"))
         return cls(
             template_id=_number(values.get("template_id")),
-            audience=blasts.parse_audience(audience),
+            audience=blast_recipients.parse_audience(audience),
             plan_id=plan_id,
             client_id=client_id,
             contact_ids=tuple(
@@ -225,7 +231,7 @@ def _chooser(actor: Actor, chooser: Chooser, refused: Exception | None = None) -
         contacts=[get_owned(db(), Contact, c, actor) for c in chooser.contact_ids],
         found=_found(actor, chooser) if chooser.query else [],
         errors={field: getattr(refused, "message", "")} if refused else {},
-        recent=blasts.recent_blasts(db(), actor),
+        recent=blast_progress.recent_blasts(db(), actor),
         can_maintain=Right.MAINTAIN_LIST_VALUES in actor.rights,
     )
 
@@ -254,14 +260,16 @@ def _found(actor: Actor, chooser: Chooser) -> list[records.RecordSummary]:
 @requires_sign_in
 def blast(actor: Actor, blast_id: int) -> Page:
     return render_template(
-        "blast.html", progress=blasts.progress(db(), actor, blast_id), actor=actor
+        "blast.html",
+        progress=blast_progress.progress(db(), actor, blast_id),
+        actor=actor,
     )
 
 
 @blueprint.post("/blasts/<int:blast_id>/recipients/<int:recipient_id>/retry")
 @requires_sign_in
 def retry(actor: Actor, blast_id: int, recipient_id: int) -> Page:
-    blasts.retry_recipient(db(), actor, blast_id, recipient_id)
+    blast_progress.retry_recipient(db(), actor, blast_id, recipient_id)
     db().commit()
     flash("Sending it again; the progress below follows it.")
     return redirect(url_for("blasts.blast", blast_id=blast_id))

@@ -78,7 +78,7 @@ def test_sends_a_blast_and_follows_it_to_the_end_with_a_retry(
     sender.get_by_role("link", name="Blast Email", exact=True).click()
     sender.get_by_label("Template").select_option(label="Census reminder")
     sender.get_by_label("The contacts of a plan").check()
-    search = sender.get_by_label("Find a plan by name")
+    search = sender.get_by_label("Find a plan, client or contact by name")
     search.fill("northwind 401")
     search.press("Enter")
     sender.get_by_role("list", name="Records found").get_by_role(

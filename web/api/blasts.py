@@ -3,7 +3,7 @@ way; the blast's page follows it with this."""
 
 from __future__ import annotations
 
-from interactions.services import blasts
+from interactions.services import blast_progress
 from web.api import api
 from web.api.schemas import BlastOut, BlastRecipientOut
 from web.context import actor, db
@@ -19,7 +19,7 @@ from web.context import actor, db
     browser=True,
 )
 def get_blast(blast_id: int) -> BlastOut:
-    progress = blasts.progress(db(), actor(), blast_id)
+    progress = blast_progress.progress(db(), actor(), blast_id)
     blast = progress.blast
     return BlastOut(
         id=blast.id,
