@@ -132,3 +132,26 @@ def test_sends_a_blast_and_follows_it_to_the_end_with_a_retry(
     finish(served, "marcus@northwind.test", ResendStatus.SENT)
     expect(bar).to_have_js_property("value", 2)
     expect(summary).to_contain_text("2 sent, 0 failed.")
+
+
+def test_finds_contacts_as_their_name_is_typed_on_a_narrow_screen(
+    sender: Page, served: Served, make: Factory
+) -> None:
+    make.contact("Rivera", "Dana", emails=("dana@northwind.test",))
+    make.contact("Rivers", "Sam", emails=("sam@contoso.test",))
+    sender.set_viewport_size({"width": 380, "height": 800})
+    sender.goto(site(served) + "/blasts/new")
+
+    sender.get_by_label("Contacts I choose").check()
+    sender.get_by_label("Find a plan, client or contact by name").press_sequentially(
+        "rive"
+    )
+    results = sender.get_by_role("list", name="Records found")
+    expect(results.get_by_role("button")).to_have_count(2)
+    sender.screenshot(path=str(ARTIFACTS / "blast-new-narrow.png"), full_page=True)
+    results.get_by_role("button", name="Dana Rivera").click()
+
+    chosen = sender.get_by_role("list", name="Chosen contacts")
+    expect(chosen).to_contain_text("dana@northwind.test")
+    sender.get_by_role("button", name="Remove Dana Rivera").click()
+    expect(chosen).to_have_count(0)

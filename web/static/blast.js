@@ -1,20 +1,77 @@
-// A Blast Email's page: its progress bar, counts and recipients' statuses follow
-// the sending without a reload, until every message is sent or failed; then the
-// summary shows, with Retry beside each failed recipient. The page works without
-// this script: a reload shows the same.
-"use strict";
+// Blast Email's pages. A new blast finds plans and contacts as their name is typed
+// (clients with Find); a blast's progress bar, counts and recipients' statuses
+// follow the sending without a reload, until every message is sent or failed; then
+// the summary shows, with Retry beside each failed recipient. The pages work
+// without this script: Find and a reload do the same. A module: its names are its
+// own, apart from slider.js's.
 
-const blastCsrfToken = () =>
+const csrfToken = () =>
   document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 
-async function readBlast(id) {
-  const response = await fetch(`/api/v1/blasts/${id}`, {
+async function getJson(url) {
+  const response = await fetch(url, {
     credentials: "same-origin",
-    headers: { "X-CSRF-Token": blastCsrfToken(), Accept: "application/json" },
+    headers: { "X-CSRF-Token": csrfToken(), Accept: "application/json" },
   });
-  if (!response.ok) throw new Error(`The blast could not be read (${response.status}).`);
-  return response.json();
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error?.message ?? `The server answered ${response.status}.`);
+  return body;
 }
+
+// -- a new blast: search as you type ---------------------------------------------
+
+/** What the API's search finds for each "Send to"; clients are found with Find. */
+const SEARCHED = { plan: "plan", hand: "contact" };
+
+let searchTimer;
+let searchSeq = 0;
+
+async function searchAsTyped(input) {
+  const form = input.form;
+  const found = form.querySelector("[data-blast-found]");
+  const list = found.querySelector("[data-blast-results]");
+  const status = found.querySelector("[data-blast-status]");
+  const kind = SEARCHED[form.querySelector("input[name=audience]:checked")?.value];
+  const text = input.value.trim();
+  const seq = ++searchSeq;
+  if (!kind || !text) return;  // Find does the rest
+  let results;
+  try {
+    results = (await getJson(`/api/v1/search?${new URLSearchParams({ types: kind, q: text })}`)).results;
+  } catch (error) {
+    if (seq === searchSeq) status.textContent = error.message;
+    return;
+  }
+  if (seq !== searchSeq) return;  // a newer search is on its way
+  list.replaceChildren(...results.map((result) => {
+    const button = document.createElement("button");
+    button.type = "submit";
+    button.name = "choose";
+    button.value = `${result.record_type}:${result.record_id}`;
+    button.textContent = result.name;
+    if (result.detail) {
+      const detail = document.createElement("span");
+      detail.className = "muted";
+      detail.textContent = ` (${result.detail})`;
+      button.append(detail);
+    }
+    const item = document.createElement("li");
+    item.append(button);
+    return item;
+  }));
+  status.textContent = results.length ? `${results.length} found.` : `Nothing found for “${text}”.`;
+  found.hidden = false;
+}
+
+document.addEventListener("input", (event) => {
+  if (!event.target.matches("[data-blast-search]")) return;
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => searchAsTyped(event.target), 200);
+});
+
+// -- a blast's page: its progress ------------------------------------------------
+
+const readBlast = (id) => getJson(`/api/v1/blasts/${id}`);
 
 function showBlast(section, blast) {
   const done = blast.sent + blast.failed;
