@@ -239,6 +239,39 @@ def test_yes_sends_once_and_opens_the_blast(
     assert "/static/blast.js" in page
 
 
+def test_no_goes_back_to_the_choice_as_it_was(
+    visitor: Browser, plan: Any, template: BlastTemplate, db: Session
+) -> None:
+    visitor.sign_in("admin")
+
+    answer = post_new(
+        visitor,
+        template_id=str(template.id),
+        audience="plan",
+        plan_id=str(plan.id),
+        back="1",
+    )
+
+    assert answer.status_code == 200
+    assert f'<option value="{template.id}" selected>' in answer.text
+    assert "The contacts of the plan <strong>Northwind 401(k) Plan</strong>" in (
+        answer.text
+    )
+    assert db.scalars(select(Blast)).all() == []
+
+
+def test_a_blast_email_interaction_cannot_be_edited(
+    visitor: Browser, sent: Blast
+) -> None:
+    visitor.sign_in("admin")
+    interaction_id = sent.recipients[0].interaction_id
+
+    answer = visitor.get(f"/interactions/{interaction_id}/edit")
+
+    assert answer.status_code == 409
+    assert "cannot be edited" in answer.text
+
+
 def test_sending_needs_add_edit_interaction(visitor: Browser) -> None:
     visitor.sign_in("reader")
 

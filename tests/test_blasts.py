@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from interactions.demo import BLAST_TEMPLATES
 from interactions.errors import Conflict, Forbidden, Invalid, NotFound
 from interactions.mail import merge
 from interactions.models import (
@@ -505,3 +506,11 @@ def test_another_firms_blast_is_not_found(db: Session, world: World, sent: Any) 
         blast_progress.retry_recipient(
             db, world.actors["other"], sent.id, sent.recipients[0].id
         )
+
+
+@pytest.mark.parametrize(("name", "subject", "body"), BLAST_TEMPLATES)
+def test_the_demo_templates_name_only_known_fields(
+    name: str, subject: str, body: str
+) -> None:
+    merge.check(subject, "subject")
+    merge.check(body, "body")
