@@ -182,18 +182,15 @@ def new(actor: Actor) -> Page:
         return _chooser(actor, chooser)
 
     try:
-        if "send" in form:
-            if chooser.template_id is None:
-                raise Invalid("Choose a template.", "template_id")
-            sent = blasts.send_blast(
-                db(),
-                actor,
-                chooser.template_id,
-                chooser.selection,
-                form.get("request_key"),
-            )
-        else:
+        if "preview" in form:
             return _preview(actor, chooser)
+        sent = blasts.send_blast(
+            db(),
+            actor,
+            _template_id(chooser),
+            chooser.selection,
+            form.get("request_key"),
+        )
     except (Invalid, Conflict) as refused:
         return _chooser(actor, chooser, refused), refused.status
 
@@ -203,11 +200,15 @@ def new(actor: Actor) -> Page:
     return redirect(url_for("blasts.blast", blast_id=sent.id))
 
 
-def _preview(actor: Actor, chooser: Chooser) -> str:
+def _template_id(chooser: Chooser) -> int:
     if chooser.template_id is None:
         raise Invalid("Choose a template.", "template_id")
 
-    shown = blasts.preview(db(), actor, chooser.template_id, chooser.selection)
+    return chooser.template_id
+
+
+def _preview(actor: Actor, chooser: Chooser) -> str:
+    shown = blasts.preview(db(), actor, _template_id(chooser), chooser.selection)
     return render_template(
         "blast_preview.html",
         chooser=chooser,
