@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from interactions.models import (
     BaseName,
+    BlastTemplate,
     Client,
     Contact,
     ContactEmail,
@@ -140,6 +141,21 @@ TOPICS = [
     "New hire eligibility",
 ]
 INTERACTIONS_PER_FIRM = 300
+#: The Blast Email templates a demo firm starts with: name, subject, body.
+BLAST_TEMPLATES = [
+    (
+        "Census request",
+        "{{plan.name}}: year-end census due",
+        "Dear {{contact.first_name}},\n\nPlease send the year-end census for "
+        "{{plan.name}} by the end of the month.\n\nThank you,\n{{sender.name}}",
+    ),
+    (
+        "Fee disclosure notice",
+        "Annual fee disclosure for {{client.name}}",
+        "Dear {{contact.name}},\n\nThis year's fee disclosure is ready for your "
+        "review; reply to this email with any question.\n\n{{sender.name}}",
+    ),
+]
 
 
 def seed(
@@ -235,6 +251,17 @@ def _seed_records(
         records += _seed_salespitch(session, firm.id, rng)
 
     _seed_interactions(session, firm, actor, records, contacts, rng)
+    for name, subject, body in BLAST_TEMPLATES:
+        session.add(
+            BlastTemplate(
+                firm_id=firm.id,
+                name=name,
+                subject=subject,
+                body=body,
+                created_by_id=actor.user_id,
+                updated_by_id=actor.user_id,
+            )
+        )
 
 
 def _correspondent_contacts(

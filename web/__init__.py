@@ -18,6 +18,7 @@ from interactions.queue import CeleryQueue
 from interactions.services.access import is_registered_tenant
 from web import (
     api,
+    blasts,
     csrf,
     editing,
     errors,
@@ -79,6 +80,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(editing.blueprint)
     app.register_blueprint(maintenance.blueprint)
     app.register_blueprint(resending.blueprint)
+    app.register_blueprint(blasts.blueprint)
     app.register_blueprint(security.blueprint)
     csrf.register(app)
     page.register(app)

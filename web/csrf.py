@@ -17,7 +17,7 @@ from interactions.errors import DomainError
 
 #: The blueprints whose forms and scripts change state with the session cookie.
 GUARDED_BLUEPRINTS = frozenset(
-    {"pages", "signin", "editing", "maintenance", "resending", "security"}
+    {"pages", "signin", "editing", "maintenance", "resending", "security", "blasts"}
 )
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _SESSION_KEY = "csrf"

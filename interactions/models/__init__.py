@@ -1,6 +1,7 @@
 """The models, one module per aggregate; importing this package registers them all."""
 
 from interactions.models.audit import AuditEvent
+from interactions.models.blast import Blast, BlastRecipient, BlastTemplate
 from interactions.models.capture import FINAL_STATUSES, Capture, CaptureStatus
 from interactions.models.client import Client, Plan, Project
 from interactions.models.contact import Contact, ContactEmail, ContactRole
@@ -47,6 +48,9 @@ __all__ = [
     "SYSTEM_BASE_NAMES",
     "AuditEvent",
     "BaseName",
+    "Blast",
+    "BlastRecipient",
+    "BlastTemplate",
     "Capture",
     "CaptureStatus",
     "Client",

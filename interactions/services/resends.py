@@ -52,7 +52,8 @@ class Recipient:
 def recipients_of(session: Session, interaction: Interaction) -> list[Recipient]:
     """Whom the email went to: its To and Cc participants, each address once."""
     _, to_role, cc_role = email_roles(interaction.type)
-    kinds = {to_role: "to", cc_role: "cc"}
+    # To wins where the type has no Cc role of its own (Blast Email: From, To).
+    kinds = {cc_role: "cc", to_role: "to"}
     found: list[Recipient] = []
     seen: set[str] = set()
     for participant in interaction.participants:

@@ -53,6 +53,7 @@ def authenticate() -> None:
 
 # The views register their operations on import.
 from web.api import (  # noqa: E402, F401
+    blasts,
     captures,
     contacts,
     file_exchanges,

@@ -407,3 +407,32 @@ class ResendPreview(Model):
 
     subject: str
     recipients: list[ResendRecipientOut]
+
+
+class BlastRecipientOut(Model):
+    id: int
+    contact_id: int | None
+    name: str
+    address: str
+    interaction_id: int | None
+    resend_id: int | None = Field(description="The latest resend sending its message.")
+    status: str | None = Field(
+        description="Its resend's: requested, sending, sent, unknown or failed; "
+        "null when its interaction was deleted."
+    )
+    label: str = Field(description="The status as a person reads it.")
+    reason: str
+    can_retry: bool
+
+
+class BlastOut(Model):
+    id: int
+    subject: str
+    sender_id: int
+    created_at: datetime
+    total: int
+    sent: int
+    failed: int
+    waiting: int = Field(description="Recipients whose message is on its way.")
+    is_finished: bool = Field(description="Every message sent or failed.")
+    recipients: list[BlastRecipientOut]
