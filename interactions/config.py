@@ -61,6 +61,9 @@ class Settings:
     #: keeps a generated one in ``instance/secret.key`` (see web); every
     #: other deployment must set it, the same in all its web processes.
     secret_key: str = field(default="", repr=False)
+    #: The bearer token a Prometheus scrape of /metrics sends; empty turns the
+    #: endpoint off.
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -112,6 +115,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         client_secret=env.get("API_CLIENT_SECRET") or DEMO_CLIENT_SECRET,
         token_cache_keys=_fernet_keys(env.get("TOKEN_CACHE_KEYS") or ""),
         secret_key=env.get("SECRET_KEY") or "",
+        metrics_token=env.get("METRICS_TOKEN") or "",
     )
     _check(settings)
 

@@ -24,6 +24,7 @@ from web import (
     errors,
     health,
     maintenance,
+    metrics,
     page,
     pages,
     resending,
@@ -74,6 +75,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.teardown_appcontext(close_db)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(metrics.blueprint)
     app.register_blueprint(addin.blueprint)
     app.register_blueprint(signin.blueprint)
     app.register_blueprint(pages.blueprint)
