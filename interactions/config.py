@@ -64,6 +64,8 @@ class Settings:
     #: The bearer token a Prometheus scrape of /metrics sends; empty turns the
     #: endpoint off.
     metrics_token: str = field(default="", repr=False)
+    #: "text" for people, "json" (one object a line) for a log pipeline.
+    log_format: str = "text"
 
     @property
     def is_sqlite(self) -> bool:
@@ -116,6 +118,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         token_cache_keys=_fernet_keys(env.get("TOKEN_CACHE_KEYS") or ""),
         secret_key=env.get("SECRET_KEY") or "",
         metrics_token=env.get("METRICS_TOKEN") or "",
+        log_format=_choice(env, "LOG_FORMAT", ("text", "json")),
     )
     _check(settings)
 
@@ -130,6 +133,14 @@ def _result_backend(broker_url: str) -> str:
         return "db+" + broker_url.removeprefix("sqla+").replace("broker", "results")
 
     return "rpc://"
+
+
+def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices``, the first when not set."""
+    value = (env.get(name) or choices[0]).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
+    return value
 
 
 def _port(env: dict[str, str], name: str, default: int) -> int:

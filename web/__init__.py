@@ -7,9 +7,10 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, Response, request
 
 import addin
+from interactions import logs
 from interactions.config import Settings, load_settings
 from interactions.db import make_engine, make_session_factory
 from interactions.microsoft.http import make_session
@@ -54,7 +55,10 @@ def build_runtime(settings: Settings) -> Runtime:
 
 def create_app(runtime: Runtime | None = None) -> Flask:
     """The app; on its own it reads its settings from the environment."""
-    runtime = runtime or build_runtime(load_settings())
+    if runtime is None:
+        # A process of its own (gunicorn): its logs are the app's to shape.
+        runtime = build_runtime(load_settings())
+        logs.configure(runtime.settings.log_format)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     # An imported email's draft travels in the slider's form.
@@ -73,6 +77,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["interactions"] = runtime
     app.teardown_appcontext(close_db)
+    _follow_requests(app)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(metrics.blueprint)
@@ -89,6 +94,19 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     errors.register(app)
 
     return app
+
+
+def _follow_requests(app: Flask) -> None:
+    """Each request's id on its log lines, and on its answer as X-Request-Id."""
+
+    @app.before_request
+    def take_request_id() -> None:
+        logs.request_id.set(logs.request_id_from(request.headers.get("X-Request-Id")))
+
+    @app.after_request
+    def give_request_id(response: Response) -> Response:
+        response.headers["X-Request-Id"] = logs.request_id.get()
+        return response
 
 
 def instance_secret_key(instance_path: Path) -> str:

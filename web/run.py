@@ -20,6 +20,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 import simulator
 from addin.manifest import render_manifest
+from interactions import logs
 from interactions.config import PROJECT_ROOT, Settings, load_settings
 from interactions.db import make_engine, make_session_factory, transaction
 from interactions.demo import DemoCorrespondent, DemoUser, seed
@@ -33,7 +34,7 @@ log = logging.getLogger("interactions.run")
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logs.configure(load_settings().log_format)
     instance = Path(os.environ.get("INSTANCE_PATH") or PROJECT_ROOT / "instance")
     tls = ensure_local_tls(instance / "tls")
     uses_simulator = not os.environ.get("ENTRA_AUTHORITY_HOST")

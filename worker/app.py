@@ -12,9 +12,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from sqlalchemy.engine import make_url
 
+from interactions import logs
 from interactions.config import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,30 @@ _CELERY_ENVIRONMENT = (
 )
 
 
+@signals.task_prerun.connect  # type: ignore[untyped-decorator]
+def _task_id_on_logs(task_id: str | None = None, **_: Any) -> None:
+    logs.task_id.set(task_id or "")
+
+
+@signals.task_postrun.connect  # type: ignore[untyped-decorator]
+def _task_id_off_logs(**_: Any) -> None:
+    logs.task_id.set("")
+
+
+#: The log format of the app made last, for the logging Celery sets up after.
+_log_format = "text"
+
+
+@signals.after_setup_logger.connect  # type: ignore[untyped-decorator]
+@signals.after_setup_task_logger.connect  # type: ignore[untyped-decorator]
+def _shape_worker_logs(logger: logging.Logger, **_: Any) -> None:
+    """Celery's own handlers, in the settings' format and with the task's id."""
+    for handler in logger.handlers:
+        handler.addFilter(logs.WithIds())
+        if _log_format == "json":
+            handler.setFormatter(logs.JsonFormatter())
+
+
 def make_celery(settings: Settings) -> Celery:
     """A Celery app for these settings, with the tasks of ``worker.tasks``.
 
@@ -54,6 +79,8 @@ def make_celery(settings: Settings) -> Celery:
     as in every real process; otherwise (settings built from another mapping, as in
     tests) it is logged, since the app would not use the broker it was given.
     """
+    global _log_format
+    _log_format = settings.log_format
     for url in (settings.broker_url, settings.result_backend):
         _ensure_sqlite_folder(url)
     _warn_of_overrides(settings)
