@@ -178,7 +178,7 @@ def setting_names() -> set[str]:
     """The environment variables interactions/config.py reads."""
     source = CONFIG_PATH.read_text(encoding="utf-8")
     names = set(re.findall(r'env\.get\("([A-Z0-9_]+)"\)', source))
-    names |= set(re.findall(r'_port\(env, "([A-Z0-9_]+)"', source))
+    names |= set(re.findall(r'_[a-z]+\(env, "([A-Z0-9_]+)"', source))
     assert names, "no setting names found in interactions/config.py"
 
     return names
