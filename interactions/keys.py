@@ -16,7 +16,7 @@ import argparse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from interactions.config import load_settings
+from interactions.config import Settings, load_settings
 from interactions.db import make_engine
 from interactions.microsoft.tokens import rotate_keys
 from interactions.models import Firm
@@ -37,22 +37,31 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = load_settings()
     engine = make_engine(settings.database_url)
-    with Session(engine) as session, session.begin():
-        if arguments.action == "rotate-token-caches":
-            print(f"Re-encrypted {rotate_keys(session, settings)} token cache(s).")
-            engine.dispose()
-            return 0
-
-        firm_id = session.scalar(select(Firm.id).where(Firm.name == arguments.firm))
-        if firm_id is None:
-            parser.error(f"No firm is called {arguments.firm!r}.")
-        if arguments.action == "make":
-            print(integrations.make_key(session, firm_id, arguments.name))
-        else:
-            count = integrations.revoke_key(session, firm_id, arguments.name)
-            print(f"Revoked {count} key(s).")
-    engine.dispose()
+    try:
+        with Session(engine) as session, session.begin():
+            print(_act(parser, arguments, session, settings))
+    finally:
+        engine.dispose()
     return 0
+
+
+def _act(
+    parser: argparse.ArgumentParser,
+    arguments: argparse.Namespace,
+    session: Session,
+    settings: Settings,
+) -> str:
+    """What the action did, in a line."""
+    if arguments.action == "rotate-token-caches":
+        return f"Re-encrypted {rotate_keys(session, settings)} token cache(s)."
+
+    firm_id = session.scalar(select(Firm.id).where(Firm.name == arguments.firm))
+    if firm_id is None:
+        parser.error(f"No firm is called {arguments.firm!r}.")
+    if arguments.action == "make":
+        return integrations.make_key(session, firm_id, arguments.name)
+    count = integrations.revoke_key(session, firm_id, arguments.name)
+    return f"Revoked {count} key(s)."
 
 
 if __name__ == "__main__":

@@ -473,7 +473,7 @@ def test_a_send_that_keeps_failing_is_given_up_with_its_reason(
 
     db.refresh(resend)
     assert resend.status is ResendStatus.FAILED
-    assert f"Gave up after {MAX_SEND_ATTEMPTS} tries" in resend.reason
+    assert f"Gave up after {MAX_SEND_ATTEMPTS} tries; the last: " in resend.reason
     assert outbox.sent_items == []
 
 

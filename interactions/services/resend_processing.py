@@ -168,10 +168,8 @@ def _step(
         raise RetryLater("The mailbox's sending limit is reached.", wait)
 
     message = _begin(sessions, resend_id, now())
-    if message is None:
-        reason = (
-            f"Gave up after {MAX_SEND_ATTEMPTS} tries: Graph never confirmed the send."
-        )
+    if isinstance(message, str):
+        reason = f"Gave up after {MAX_SEND_ATTEMPTS} tries; the last: {message}"
         return _finish(
             sessions, resend_id, ResendStatus.FAILED, "gave_up", now(), reason
         )
@@ -200,13 +198,14 @@ def _step(
 
 def _begin(
     sessions: sessionmaker[Session], resend_id: int, moment: datetime
-) -> OutgoingMessage | None:
+) -> OutgoingMessage | str:
     """Mark the resend as sending, with a new attempt, committed before the call;
-    None when it has had its tries."""
+    when it has had its tries, how the last one ended instead."""
     with transaction(sessions) as session:
         resend = session.get_one(Resend, resend_id)
         if resend.attempts >= MAX_SEND_ATTEMPTS:
-            return None
+            last = resend.history[-1] if resend.history else None
+            return (last.detail if last else "") or "no answer from Graph."
 
         interaction = (
             session.get(Interaction, resend.interaction_id)
