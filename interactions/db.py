@@ -17,6 +17,9 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from interactions.queue import QUEUE
 
+#: The largest id an integer primary key holds (PostgreSQL's INTEGER).
+MAX_ID = 2**31 - 1
+
 
 class Base(DeclarativeBase):
     # Named constraints, so that migrations can alter them on every database.

@@ -6,13 +6,15 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Response, request
+from werkzeug.routing import IntegerConverter, Map
 
 import addin
 from interactions import logs
 from interactions.config import Settings, load_settings
-from interactions.db import make_engine, make_session_factory
+from interactions.db import MAX_ID, make_engine, make_session_factory
 from interactions.microsoft.http import make_session
 from interactions.microsoft.identity import TokenValidator
 from interactions.queue import CeleryQueue
@@ -60,6 +62,8 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         runtime = build_runtime(load_settings())
         logs.configure(runtime.settings.log_format)
     app = Flask(__name__)
+    # Ids in paths are the database's: past its range, no record has them.
+    app.url_map.converters["int"] = IdConverter
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     # An imported email's draft travels in the slider's form.
     app.config["MAX_FORM_MEMORY_SIZE"] = MAX_REQUEST_BYTES
@@ -94,6 +98,14 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     errors.register(app)
 
     return app
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in a route: an id the database can hold, else no match (404)."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def _follow_requests(app: Flask) -> None:

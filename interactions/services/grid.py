@@ -41,6 +41,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import SQLCoreOperations
 
+from interactions.db import MAX_ID
 from interactions.errors import Invalid
 from interactions.models import (
     LINKABLE,
@@ -128,8 +129,8 @@ class Cursor:
                 base64.urlsafe_b64decode(token).decode().partition("|")
             )
             occurred_at = datetime.fromisoformat(moment)
-            if occurred_at.tzinfo is None:
-                raise ValueError("naive")
+            if occurred_at.tzinfo is None or not 0 <= int(identifier) <= MAX_ID:
+                raise ValueError("naive, or no id")
             return cls(occurred_at, int(identifier))
         except (ValueError, binascii.Error, UnicodeDecodeError):
             raise Invalid("The page cursor is not valid.", "before") from None

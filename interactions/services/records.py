@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, literal, or_, select, union_all
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from interactions.db import Base
+from interactions.db import MAX_ID, Base
 from interactions.errors import Invalid
 from interactions.models import (
     LINKABLE,
@@ -110,15 +110,20 @@ def require_linkable(
     require_record(session, actor, ref)
 
 
+def parse_ref(value: str, field: str = "record") -> RecordRef:
+    """A record written ``kind:id``, as forms and queries carry it."""
+    kind, _, number = value.partition(":")
+    if not number.isdigit() or not 0 < int(number) <= MAX_ID:
+        raise Invalid("The record is not valid: write it as kind:id.", field)
+
+    return RecordRef(parse_record_type(kind, field), int(number))
+
+
 def parse_link(
     session: Session, actor: Actor, value: str, field: str = "record"
 ) -> RecordRef:
-    """A record to link, written ``kind:id`` as forms and queries carry it."""
-    kind, _, number = value.partition(":")
-    if not number.isdigit():
-        raise Invalid("The record to link is not valid.", field)
-
-    ref = RecordRef(parse_record_type(kind, field), int(number))
+    """A record to link, written ``kind:id``."""
+    ref = parse_ref(value, field)
     require_linkable(session, actor, ref, field)
     return ref
 

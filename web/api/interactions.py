@@ -5,7 +5,7 @@ from __future__ import annotations
 from interactions.models import Interaction, Participant
 from interactions.services import grid
 from interactions.services import interactions as operations
-from interactions.services.records import RecordRef, parse_record_type
+from interactions.services.records import RecordRef, parse_record_type, parse_ref
 from web.api import api
 from web.api.interaction_types import type_out
 from web.api.schemas import (
@@ -68,8 +68,7 @@ def participant_fields(body: ParticipantIn) -> operations.ParticipantFields:
     errors=(404,),
 )
 def record_grid(query: GridQuery) -> GridPageOut:
-    kind, _, identifier = query.record.partition(":")
-    record = RecordRef(parse_record_type(kind, "record"), int(identifier))
+    record = parse_ref(query.record)
     show_for_last = grid.parse_show_for_last(query.show_for_last)
     before = grid.Cursor.decode(query.before) if query.before else None
     page = grid.record_grid(

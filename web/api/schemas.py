@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from interactions.db import MAX_ID
+
+#: An id as a request may name one: what the database's keys can hold.
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class Model(BaseModel):
     model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _without_nul(cls, value: Any) -> Any:
+        """NUL characters, which no text field can hold, are dropped from input."""
+        if isinstance(value, str):
+            return value.replace("\x00", "")
+        if isinstance(value, list):
+            return [v.replace("\x00", "") if isinstance(v, str) else v for v in value]
+        return value
 
 
 class ErrorDetail(Model):
@@ -72,13 +87,13 @@ class RecordIn(Model):
     record_type: str = Field(
         description="plan, contact, opportunity, proposal, prospect"
     )
-    record_id: int
+    record_id: Id
 
 
 class ParticipantIn(Model):
     role: str
-    contact_id: int | None = None
-    user_id: int | None = None
+    contact_id: Id | None = None
+    user_id: Id | None = None
     address: str | None = Field(None, max_length=320)
     display_name: str = Field("", max_length=300)
 
@@ -99,10 +114,10 @@ class LinkOut(Model):
 
 
 class InteractionIn(Model):
-    type_id: int | None = None
+    type_id: Id | None = None
     title: str | None = None
     occurred_at: AwareDatetime | None = None
-    duration_minutes: int | None = None
+    duration_minutes: int | None = Field(None, ge=0, le=MAX_ID)
     body_text: str | None = Field(None, max_length=1_000_000)
     body_html: str | None = Field(None, max_length=5_000_000)
     links: list[RecordIn] = Field(default_factory=list, max_length=100)
@@ -110,10 +125,10 @@ class InteractionIn(Model):
 
 
 class InteractionPatch(Model):
-    type_id: int | None = None
+    type_id: Id | None = None
     title: str | None = None
     occurred_at: AwareDatetime | None = None
-    duration_minutes: int | None = None
+    duration_minutes: int | None = Field(None, ge=0, le=MAX_ID)
     body_text: str | None = Field(None, max_length=1_000_000)
     body_html: str | None = Field(None, max_length=5_000_000)
 
@@ -184,7 +199,7 @@ class GridPageOut(Model):
 
 class LinkQuery(Model):
     record_type: str
-    record_id: int
+    record_id: Id
 
 
 class SearchQuery(Model):
@@ -258,7 +273,7 @@ class CaptureIn(Model):
         "outlook_addin",
         description="file_import for the item of a draft from POST /imports.",
     )
-    type_id: int | None = None
+    type_id: Id | None = None
     title: str | None = None
     links: list[RecordIn] = Field(default_factory=list, max_length=100)
     participants: list[ParticipantIn] = Field(default_factory=list, max_length=10_000)
@@ -393,7 +408,7 @@ class FileExchangeIn(Model):
     files: list[ExchangedFileIn] = Field(min_length=1, max_length=1000)
     sent_at: AwareDatetime
     expires_at: AwareDatetime | None = None
-    plan_id: int | None = None
+    plan_id: Id | None = None
     subject: str = Field("", max_length=500)
 
 
