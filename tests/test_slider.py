@@ -152,3 +152,27 @@ def test_a_dropped_files_draft_opens_the_slider_and_saves_as_a_capture(
     assert (stored.title, stored.source) == ("Loan", Source.FILE_IMPORT)
     assert [link.record_id for link in stored.links] == [plan.id]
     assert dana.id in {p.contact_id for p in stored.participants}
+
+
+def test_nul_characters_in_a_form_or_a_query_are_dropped(
+    visitor: Browser, make: Factory, db: Session
+) -> None:
+    plan = make.plan(make.client())
+    phone = make.type("Phone Call")
+    visitor.sign_in("admin")
+    fields = slider_fields(visitor, f"/interactions/new?record=plan:{plan.id}")
+
+    saved = visitor.post(
+        "/interactions/new",
+        fields
+        | {
+            "type_id": str(phone.id),
+            "title": "Called\x00 Dana",
+            "occurred_at": "2026-11-30T14:05",
+            "body_text": "Notes\x00",
+        },
+    )
+    found = visitor.get(f"/records/plan/{plan.id}?search=Dana%00&show_for_last=all")
+
+    assert saved.status_code == 302
+    assert "Called Dana" in found.text

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import secrets
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.routing import IntegerConverter, Map
 
 import addin
@@ -62,6 +64,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         runtime = build_runtime(load_settings())
         logs.configure(runtime.settings.log_format)
     app = Flask(__name__)
+    app.request_class = _Request
     # Ids in paths are the database's: past its range, no record has them.
     app.url_map.converters["int"] = IdConverter
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
@@ -98,6 +101,25 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     errors.register(app)
 
     return app
+
+
+class _Request(Request):
+    """Query and form fields without NUL characters, which no text column holds."""
+
+    @cached_property
+    def args(self) -> ImmutableMultiDict[str, str]:
+        return _without_nul(super().args)
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        if "form" in self.__dict__:
+            self.__dict__["form"] = _without_nul(self.__dict__["form"])
+
+
+def _without_nul(fields: MultiDict[str, str]) -> ImmutableMultiDict[str, str]:
+    return ImmutableMultiDict(
+        [(name, value.replace("\x00", "")) for name, value in fields.items(multi=True)]
+    )
 
 
 class IdConverter(IntegerConverter):
