@@ -1,4 +1,4 @@
-"""Security headers on every response: each page, API answer, asset and error."""
+"""Security headers on every response, and CSRF on every form of the admin page."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 from flask import Flask
 
 from tests.browsing import Browser
+from web.csrf import GUARDED_BLUEPRINTS
 
 
 def argument_free_get_routes(app: Flask) -> list[str]:
@@ -64,3 +65,22 @@ def test_errors_and_assets_carry_them_too(signed_in: Browser, path: str) -> None
         assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
         assert response.headers["X-Frame-Options"] == "DENY"
         assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_every_form_of_the_page_refuses_a_post_without_its_token(
+    app: Flask, signed_in: Browser
+) -> None:
+    """CSRF on every state-changing page route, whatever it is."""
+    posts = [
+        rule
+        for rule in app.url_map.iter_rules()
+        if "POST" in (rule.methods or ())
+        and rule.endpoint.split(".")[0] in GUARDED_BLUEPRINTS
+    ]
+    assert len(posts) >= 10
+
+    for rule in posts:
+        path = rule.build({name: 1 for name in rule.arguments})[1]
+        response = signed_in.post(path, {"title": "Forged"})
+        assert response.status_code == 400, path
+        assert "did not come from this site" in response.get_data(as_text=True), path
