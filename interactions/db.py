@@ -7,12 +7,13 @@ is the one place that commits.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from interactions.queue import QUEUE
@@ -31,12 +32,23 @@ class Base(DeclarativeBase):
     )
 
 
+#: A pooled PostgreSQL connection left unused for longer than this is pinged before
+#: it is handed out, so that one the server dropped meanwhile is replaced unseen. A
+#: connection in steady use skips the round trip: if the server went away under it,
+#: its next statement fails, and the pool then replaces all its connections at once.
+IDLE_PING_SECONDS = 1.0
+_CHECKED_IN_AT = "interactions_checked_in_at"
+
+
 def make_engine(database_url: str, **options: Any) -> Engine:
     """An engine for PostgreSQL, or for SQLite in WAL mode with foreign keys on."""
     if not database_url.startswith("sqlite"):
-        options.setdefault("pool_pre_ping", True)
         options.setdefault("json_deserializer", _loads)
-        return create_engine(database_url, **options)
+        engine = create_engine(database_url, **options)
+        if not options.get("pool_pre_ping"):
+            _ping_when_idle(engine)
+
+        return engine
 
     engine = create_engine(
         database_url,
@@ -57,6 +69,28 @@ def _loads(document: bytes | str) -> Any:
         return orjson.loads(document)
     except orjson.JSONDecodeError:
         return json.loads(document)
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in_at = record.info.get(_CHECKED_IN_AT)
+        is_idle = checked_in_at is not None and (
+            time.monotonic() - checked_in_at >= IDLE_PING_SECONDS
+        )
+        if not is_idle:
+            return
+
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool replaces this connection and every older one, and retries.
+            raise exc.InvalidatePoolError() from error
+
+    event.listen(engine, "checkin", checked_in)
+    event.listen(engine, "checkout", checked_out)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
