@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session, contains_eager, lazyload
 
 from interactions.db import Base
 from interactions.errors import Forbidden, NotFound, Unauthenticated
@@ -49,29 +49,48 @@ class Actor:
 
 def actor_for(session: Session, tenant_id: str, object_id: str) -> Actor:
     """The actor behind a validated token's (tid, oid)."""
-    # Every request asks this: two statements, the user with the firm, then the
-    # rights, instead of loading the user's groups and their rights one by one.
-    user = session.scalar(
-        select(User)
-        .join(Firm)
-        .where(Firm.entra_tenant_id == tenant_id, User.entra_object_id == object_id)
-        .options(lazyload(User.security_groups))
+    actor = _read_actor(
+        session, Firm.entra_tenant_id == tenant_id, User.entra_object_id == object_id
     )
-    if user is None or not user.is_active:
+    if actor is None:
         raise Unauthenticated(
             "Your account is not set up in Interactions; ask your firm's administrator."
         )
 
-    rights = session.scalars(
-        select(SecurityGroupRight.right)
-        .join(
-            user_security_group,
-            user_security_group.c.security_group_id
-            == SecurityGroupRight.security_group_id,
+    return actor
+
+
+def actor_of_user(session: Session, user_id: int) -> Actor:
+    """The user as an actor, with the rights they hold now: what a worker acts as."""
+    actor = _read_actor(session, User.id == user_id, include_inactive=True)
+    if actor is None:
+        raise NotFound(f"No user has the id {user_id}.")
+
+    return actor
+
+
+def _read_actor(
+    session: Session, *criteria: ColumnElement[bool], include_inactive: bool = False
+) -> Actor | None:
+    # One statement: the user with the firm, and a row for each right (or one row
+    # with none), instead of the user's groups and their rights one by one.
+    rows = session.execute(
+        select(User, SecurityGroupRight.right)
+        .join(User.firm)
+        .outerjoin(user_security_group, user_security_group.c.user_id == User.id)
+        .outerjoin(
+            SecurityGroupRight,
+            SecurityGroupRight.security_group_id
+            == user_security_group.c.security_group_id,
         )
-        .where(user_security_group.c.user_id == user.id)
-    )
-    return Actor.of(user, frozenset(rights))
+        .where(*criteria)
+        .options(contains_eager(User.firm), lazyload(User.security_groups))
+    ).all()
+    if not rows or not (include_inactive or rows[0][0].is_active):
+        return None
+
+    rights = frozenset(right for _, right in rows if right is not None)
+    return Actor.of(rows[0][0], rights)
 
 
 def is_registered_tenant(session: Session, tenant_id: str) -> bool:
