@@ -43,6 +43,11 @@ class Settings:
     api_scope_name: str = "access_as_user"
     #: Seconds of clock skew tolerated when checking a token's times.
     token_leeway_seconds: int = 120
+    #: Seconds a web process remembers an API caller's account and rights, so that a
+    #: burst of requests reads them once (ACTOR_CACHE_SECONDS). A right removed, or an
+    #: account deactivated, reaches the API within this time; 0 reads them on every
+    #: request. The admin page and the workers always read them afresh.
+    actor_cache_seconds: float = 5.0
     web_port: int = 3000
     simulator_port: int = 3001
     #: Authenticates the API at the token endpoint (on-behalf-of and refresh grants).
@@ -101,6 +106,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         microsoft_ca_bundle=env.get("MICROSOFT_CA_BUNDLE") or None,
         graph_url=(env.get("GRAPH_URL") or f"{authority_host}/v1.0").rstrip("/"),
         client_id=env.get("API_CLIENT_ID") or DEMO_CLIENT_ID,
+        actor_cache_seconds=_seconds(env, "ACTOR_CACHE_SECONDS", 5.0, 60.0),
         web_port=_port(env, "WEB_PORT", 3000),
         simulator_port=simulator_port,
         client_secret=env.get("API_CLIENT_SECRET") or DEMO_CLIENT_SECRET,
@@ -131,6 +137,21 @@ def _port(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a port number, not {raw!r}.")
 
     return int(raw)
+
+
+def _seconds(env: dict[str, str], name: str, default: float, most: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= most:
+        raise ConfigError(f"{name} must be a number of seconds from 0 to {most:g}.")
+
+    return value
 
 
 def _fernet_keys(raw: str) -> tuple[str, ...]:

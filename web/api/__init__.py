@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, g, request
 from interactions.errors import Unauthenticated
 from interactions.services.access import actor_for
 from web.api.openapi import Api
-from web.context import db, runtime
+from web.context import actor_cache, db, runtime
 
 PREFIX = "/api/v1"
 
@@ -27,7 +27,12 @@ def authenticate() -> None:
 
     g.token = token.strip()
     g.caller = runtime().validator.validate(g.token)
-    g.actor = actor_for(db(), g.caller.tenant_id, g.caller.object_id)
+    caller = g.caller
+    g.actor = actor_cache().actor(
+        caller.tenant_id,
+        caller.object_id,
+        lambda: actor_for(db(), caller.tenant_id, caller.object_id),
+    )
 
 
 # The views register their operations on import.
