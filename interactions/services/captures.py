@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, null, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from interactions.errors import Conflict
@@ -134,6 +134,22 @@ def submit_capture(session: Session, actor: Actor, payload: dict[str, Any]) -> C
     return capture
 
 
+# Built once: every capture accepted, and every one stored, runs it. A missing
+# message id compares as NULL, which matches no interaction.
+_TYPE_AND_LOGGED = select(
+    InteractionType,
+    select(Interaction.id)
+    .where(
+        Interaction.firm_id == bindparam("firm_id"),
+        Interaction.internet_message_id == bindparam("message_id"),
+    )
+    .scalar_subquery(),
+).where(
+    InteractionType.id == bindparam("type_id"),
+    InteractionType.firm_id == bindparam("firm_id"),
+)
+
+
 def type_and_logged(
     session: Session,
     firm_id: int,
@@ -145,20 +161,9 @@ def type_and_logged(
     if type_id is None:
         return None, None
 
-    logged = (
-        select(Interaction.id)
-        .where(
-            Interaction.firm_id == firm_id,
-            Interaction.internet_message_id == internet_message_id,
-        )
-        .scalar_subquery()
-        if internet_message_id
-        else null()
-    )
     row = session.execute(
-        select(InteractionType, logged).where(
-            InteractionType.id == type_id, InteractionType.firm_id == firm_id
-        )
+        _TYPE_AND_LOGGED,
+        {"firm_id": firm_id, "type_id": type_id, "message_id": internet_message_id},
     ).first()
     if row is None:
         return None, None
