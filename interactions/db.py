@@ -137,3 +137,20 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     with factory() as session, session.begin():
         will_write(session)
         yield session
+
+
+@contextmanager
+def one_statement(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A unit of work of a single statement, which is atomic on its own.
+
+    On PostgreSQL it runs in autocommit, sparing the round trips of BEGIN and
+    COMMIT; SQLite takes its write lock as for any other write. A session bound to
+    a connection that began a transaction already stays in that transaction.
+    """
+    with factory() as session, session.begin():
+        bind = session.get_bind()
+        if bind.dialect.name == "sqlite":
+            will_write(session)
+        elif isinstance(bind, Engine):
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session

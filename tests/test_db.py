@@ -1,4 +1,5 @@
-"""The pool's liveness check: a round trip for an idle connection, none otherwise."""
+"""Round trips the database layer spares: the liveness check of a connection in
+steady use, and the transaction around a single statement."""
 
 from __future__ import annotations
 
@@ -7,10 +8,16 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
 from interactions import db
 from interactions.config import Settings
-from interactions.db import make_engine
+from interactions.db import (
+    make_engine,
+    make_session_factory,
+    one_statement,
+    transaction,
+)
 
 
 @pytest.fixture
@@ -68,3 +75,20 @@ def test_a_connection_the_server_dropped_while_idle_is_replaced_unseen(
 
     assert len(pings) == 1
     assert replacement != dropped
+
+
+def test_a_single_statement_runs_without_a_transaction_of_its_own(
+    pooled: Engine,
+) -> None:
+    sessions = make_session_factory(pooled)
+
+    with one_statement(sessions) as session:
+        alone = dbapi_connection(session).autocommit
+    with transaction(sessions) as session:
+        afterwards = dbapi_connection(session).autocommit
+
+    assert (alone, afterwards) == (True, False)
+
+
+def dbapi_connection(session: Session) -> Any:
+    return session.connection().connection.dbapi_connection

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from interactions.db import transaction
+from interactions.db import one_statement, transaction
 from interactions.errors import DomainError, TemporarilyUnavailable
 from interactions.mail import NormalizedMessage, from_graph
 from interactions.models import (
@@ -166,7 +166,7 @@ _MARK = (
 def _claim(sessions: sessionmaker[Session], capture_id: int) -> Claimed | None:
     """Mark the capture processing and count the attempt, committed on its own: a
     worker that dies after this leaves a trace the sweeper acts on."""
-    with transaction(sessions) as session:
+    with one_statement(sessions) as session:
         claimed = session.execute(
             _CLAIM, {"capture_id": capture_id, "now": utcnow()}
         ).one_or_none()
