@@ -43,10 +43,11 @@ class Settings:
     api_scope_name: str = "access_as_user"
     #: Seconds of clock skew tolerated when checking a token's times.
     token_leeway_seconds: int = 120
-    #: Seconds a web process remembers an API caller's account and rights, so that a
-    #: burst of requests reads them once (ACTOR_CACHE_SECONDS). A right removed, or an
-    #: account deactivated, reaches the API within this time; 0 reads them on every
-    #: request. The admin page and the workers always read them afresh.
+    #: Seconds a web process remembers an API caller's token as valid, with their
+    #: account and rights, so that a burst of requests checks them once
+    #: (ACTOR_CACHE_SECONDS). A right removed, or an account deactivated, reaches the
+    #: API within this time; 0 checks them on every request. The admin page and the
+    #: workers always read them afresh.
     actor_cache_seconds: float = 5.0
     web_port: int = 3000
     simulator_port: int = 3001

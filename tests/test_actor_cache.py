@@ -1,6 +1,10 @@
-"""The API remembers its callers for a few seconds: how soon a change reaches it."""
+"""The API remembers its callers' tokens for a few seconds: how soon a change
+reaches it, and that a token is never trusted past its expiry."""
 
 from __future__ import annotations
+
+import time
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -8,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from interactions.config import ConfigError, load_settings
 from interactions.models import User
-from tests.conftest import ApiClient, World
+from tests.conftest import ApiClient, RunningSimulator, World
+from tests.test_identity import forged
 from web.actors import ActorCache
 from web.context import ACTORS
 
@@ -74,6 +79,41 @@ def test_a_refused_caller_is_not_remembered(
 
     assert refused.status_code == 401
     assert rights(api, "editor") == ["Add/Edit Interaction"]
+
+
+def test_a_remembered_token_is_not_checked_again(
+    app: Flask, api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app.extensions[ACTORS] = ActorCache(5.0, clock=Clock())
+    validator = app.extensions["interactions"].validator
+    checks: list[str] = []
+    validate = validator.validate
+
+    def counted(token: str) -> Any:
+        checks.append(token)
+        return validate(token)
+
+    monkeypatch.setattr(validator, "validate", counted)
+
+    assert rights(api, "editor") == rights(api, "editor")
+    assert len(checks) == 1
+
+
+def test_a_remembered_token_is_refused_once_it_expires(
+    app: Flask, api: ApiClient, running_simulator: RunningSimulator
+) -> None:
+    app.extensions[ACTORS] = ActorCache(60.0)
+    leeway = app.extensions["interactions"].settings.token_leeway_seconds
+    expires_at = int(time.time()) + 2
+    token = forged(running_simulator, exp=expires_at - leeway)
+    before = api.get("/api/v1/me", token=token)
+
+    time.sleep(max(0.0, expires_at - time.time()) + 0.1)
+    after = api.get("/api/v1/me", token=token)
+
+    assert before.status_code == 200
+    assert after.status_code == 401
+    assert "expired" in after.json["error"]["message"]
 
 
 def test_the_cache_holds_a_few_seconds_by_default() -> None:

@@ -35,6 +35,8 @@ class Caller:
     object_id: str
     name: str
     username: str
+    #: When the token stops being accepted (POSIX seconds, its leeway included).
+    valid_until: float
 
 
 class TokenValidator:
@@ -79,6 +81,7 @@ class TokenValidator:
             object_id=claims["oid"],
             name=claims.get("name", ""),
             username=claims.get("preferred_username", ""),
+            valid_until=float(claims["exp"]) + self._settings.token_leeway_seconds,
         )
 
     def _verify(self, token: str, tenant_id: str, kid: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, g, request
 
 from interactions.errors import Unauthenticated
 from interactions.services.access import actor_for
+from web.actors import Identified
 from web.api.openapi import Api
 from web.context import actor_cache, db, runtime
 
@@ -26,13 +27,12 @@ def authenticate() -> None:
         raise Unauthenticated("Send an access token: Authorization: Bearer <token>.")
 
     g.token = token.strip()
-    g.caller = runtime().validator.validate(g.token)
-    caller = g.caller
-    g.actor = actor_cache().actor(
-        caller.tenant_id,
-        caller.object_id,
-        lambda: actor_for(db(), caller.tenant_id, caller.object_id),
-    )
+    g.caller, g.actor = actor_cache().identify(g.token, lambda: identify(g.token))
+
+
+def identify(token: str) -> Identified:
+    caller = runtime().validator.validate(token)
+    return caller, actor_for(db(), caller.tenant_id, caller.object_id)
 
 
 # The views register their operations on import.
