@@ -32,8 +32,8 @@ def record(
     if firm is None:
         raise ValueError("A system event needs the firm it happened in.")
 
-    # Written at once, after what the session holds pending: an event is never
-    # read back, so it needs none of the bookkeeping of an object in the session.
+    # Written at once by one prebuilt statement: an event is never read back in
+    # the transaction that records it, so it needs none of the unit of work.
     session.execute(
         _RECORD,
         {
