@@ -48,6 +48,12 @@ class Settings:
     #: before trying again; shorter frees the worker sooner, at the cost of more
     #: such look-ups.
     graph_send_timeout_seconds: float = 30.0
+    #: Seconds a web process remembers an API caller's token as valid, with their
+    #: account and rights, so that a burst of requests checks them once
+    #: (ACTOR_CACHE_SECONDS). A right removed, or an account deactivated, reaches the
+    #: API within this time; 0 checks them on every request. The admin page and the
+    #: workers always read them afresh.
+    actor_cache_seconds: float = 5.0
     web_port: int = 3000
     simulator_port: int = 3001
     #: Authenticates the API at the token endpoint (on-behalf-of and refresh grants).
@@ -111,9 +117,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         microsoft_ca_bundle=env.get("MICROSOFT_CA_BUNDLE") or None,
         graph_url=(env.get("GRAPH_URL") or f"{authority_host}/v1.0").rstrip("/"),
         client_id=env.get("API_CLIENT_ID") or DEMO_CLIENT_ID,
+        actor_cache_seconds=_seconds(env, "ACTOR_CACHE_SECONDS", 5.0, 60.0, zero=True),
         web_port=_port(env, "WEB_PORT", 3000),
         simulator_port=simulator_port,
-        graph_send_timeout_seconds=_seconds(env, "GRAPH_SEND_TIMEOUT_SECONDS", 30.0),
+        graph_send_timeout_seconds=_seconds(
+            env, "GRAPH_SEND_TIMEOUT_SECONDS", 30.0, 600.0
+        ),
         client_secret=env.get("API_CLIENT_SECRET") or DEMO_CLIENT_SECRET,
         token_cache_keys=_fernet_keys(env.get("TOKEN_CACHE_KEYS") or ""),
         secret_key=env.get("SECRET_KEY") or "",
@@ -154,21 +163,25 @@ def _port(env: dict[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
-def _seconds(env: dict[str, str], name: str, default: float) -> float:
+def _seconds(
+    env: dict[str, str], name: str, default: float, most: float, zero: bool = False
+) -> float:
+    """Seconds, up to ``most``; 0 too when ``zero`` (which turns a thing off)."""
     raw = env.get(name)
     if not raw:
         return default
 
     try:
-        seconds = float(raw)
+        value = float(raw)
     except ValueError:
-        seconds = 0.0
-    if not 0 < seconds <= 600:
+        value = -1.0
+    if not (value >= 0 if zero else value > 0) or value > most:
+        least = "from 0" if zero else "above 0 and"
         raise ConfigError(
-            f"{name} must be a number of seconds above 0 and up to 600, not {raw!r}."
+            f"{name} must be a number of seconds {least} up to {most:g}, not {raw!r}."
         )
 
-    return seconds
+    return value
 
 
 def _fernet_keys(raw: str) -> tuple[str, ...]:

@@ -7,12 +7,13 @@ is the one place that commits.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from interactions.queue import QUEUE
@@ -34,12 +35,23 @@ class Base(DeclarativeBase):
     )
 
 
+#: A pooled PostgreSQL connection left unused for longer than this is pinged before
+#: it is handed out, so that one the server dropped meanwhile is replaced unseen. A
+#: connection in steady use skips the round trip: if the server went away under it,
+#: its next statement fails, and the pool then replaces all its connections at once.
+IDLE_PING_SECONDS = 1.0
+_CHECKED_IN_AT = "interactions_checked_in_at"
+
+
 def make_engine(database_url: str, **options: Any) -> Engine:
     """An engine for PostgreSQL, or for SQLite in WAL mode with foreign keys on."""
     if not database_url.startswith("sqlite"):
-        options.setdefault("pool_pre_ping", True)
         options.setdefault("json_deserializer", _loads)
-        return create_engine(database_url, **options)
+        engine = create_engine(database_url, **options)
+        if not options.get("pool_pre_ping"):
+            _ping_when_idle(engine)
+
+        return engine
 
     engine = create_engine(
         database_url,
@@ -60,6 +72,28 @@ def _loads(document: bytes | str) -> Any:
         return orjson.loads(document)
     except orjson.JSONDecodeError:
         return json.loads(document)
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in_at = record.info.get(_CHECKED_IN_AT)
+        is_idle = checked_in_at is not None and (
+            time.monotonic() - checked_in_at >= IDLE_PING_SECONDS
+        )
+        if not is_idle:
+            return
+
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool replaces this connection and every older one, and retries.
+            raise exc.InvalidatePoolError() from error
+
+    event.listen(engine, "checkin", checked_in)
+    event.listen(engine, "checkout", checked_out)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -105,4 +139,21 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit when the block ends, roll back when it raises."""
     with factory() as session, session.begin():
         will_write(session)
+        yield session
+
+
+@contextmanager
+def one_statement(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A unit of work of a single statement, which is atomic on its own.
+
+    On PostgreSQL it runs in autocommit, sparing the round trips of BEGIN and
+    COMMIT; SQLite takes its write lock as for any other write. A session bound to
+    a connection that began a transaction already stays in that transaction.
+    """
+    with factory() as session, session.begin():
+        bind = session.get_bind()
+        if bind.dialect.name == "sqlite":
+            will_write(session)
+        elif isinstance(bind, Engine):
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield session

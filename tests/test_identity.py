@@ -10,11 +10,14 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Flask
 
 from interactions.config import DEMO_CLIENT_ID
 from interactions.microsoft import identity
 from simulator.entra import Grant
 from tests.conftest import USERS, ApiClient, RunningSimulator
+from web.actors import ActorCache
+from web.context import ACTORS
 
 
 def forged(simulator: RunningSimulator, handle: str = "admin", **overrides: Any) -> str:
@@ -116,11 +119,16 @@ def test_a_missing_or_malformed_header_is_refused(api: ApiClient, header: str) -
 
 
 def test_tokens_still_work_after_the_keys_rotate(
-    api: ApiClient, running_simulator: RunningSimulator, monkeypatch: Any
+    app: Flask,
+    api: ApiClient,
+    running_simulator: RunningSimulator,
+    monkeypatch: Any,
 ) -> None:
     # Entra publishes a new key before signing with it; here it signs at once, so
-    # let the validator look again without waiting out its refetch interval.
+    # let the validator look again without waiting out its refetch interval. The
+    # API forgets each token at once, so that the old one is checked again.
     monkeypatch.setattr(identity, "JWKS_REFETCH_SECONDS", 0)
+    app.extensions[ACTORS] = ActorCache(0)
     before = forged(running_simulator)
     assert api.get("/api/v1/me", token=before).status_code == 200
     running_simulator.entra.keys.rotate()

@@ -163,6 +163,46 @@ def test_another_firms_contact_cannot_be_a_participant(
     assert response.json["error"]["field"] == "contact_id"
 
 
+def test_another_firms_contact_cannot_be_a_new_interactions_participant(
+    api: ApiClient, make: Factory, world: World
+) -> None:
+    theirs = other_firm_records(make, world)
+    mine = make.contact(emails=("dana@northwind.test",))
+
+    response = api.post(
+        "/api/v1/interactions",
+        {
+            "type_id": make.type("Email").id,
+            "title": "Census",
+            "participants": [
+                {"role": "From", "contact_id": mine.id},
+                {"role": "To", "contact_id": theirs["contact"]},
+            ],
+        },
+    )
+
+    assert response.status_code == 422
+    assert response.json["error"]["field"] == "contact_id"
+
+
+def test_another_firms_type_cannot_be_used_to_capture(
+    api: ApiClient, make: Factory, world: World
+) -> None:
+    theirs = other_firm_records(make, world)
+
+    response = api.post(
+        "/api/v1/captures",
+        {
+            "type_id": theirs["type"],
+            "title": "Borrowed type",
+            "item": {"internet_message_id": "<borrowed@northwind.test>"},
+        },
+    )
+
+    assert response.status_code == 422
+    assert response.json["error"]["message"] == "Choose a type from the list."
+
+
 def test_another_firms_type_cannot_be_used(
     api: ApiClient, make: Factory, world: World
 ) -> None:

@@ -36,7 +36,8 @@ from web import (
     security,
     signin,
 )
-from web.context import Runtime, close_db
+from web.actors import ActorCache
+from web.context import ACTORS, Runtime, close_db
 
 #: Room for a captured email with a long HTML body; each part checks its own limit.
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
@@ -83,6 +84,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["interactions"] = runtime
+    app.extensions[ACTORS] = ActorCache(runtime.settings.actor_cache_seconds)
     app.teardown_appcontext(close_db)
     _follow_requests(app)
     app.register_blueprint(api.blueprint)

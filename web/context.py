@@ -13,6 +13,10 @@ from interactions.db import will_write
 from interactions.errors import Unauthenticated
 from interactions.microsoft.identity import TokenValidator
 from interactions.services.access import Actor
+from web.actors import ActorCache
+
+#: Where the app keeps its callers' actors (see web.actors).
+ACTORS = "interactions.actors"
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,11 @@ class Runtime:
 
 def runtime() -> Runtime:
     value: Runtime = current_app.extensions["interactions"]
+    return value
+
+
+def actor_cache() -> ActorCache:
+    value: ActorCache = current_app.extensions[ACTORS]
     return value
 
 

@@ -35,6 +35,8 @@ class Caller:
     object_id: str
     name: str
     username: str
+    #: When the token stops being accepted (POSIX seconds, its leeway included).
+    valid_until: float
 
 
 class TokenValidator:
@@ -53,10 +55,12 @@ class TokenValidator:
     def validate(self, token: str) -> Caller:
         """The caller a token identifies; raise Unauthenticated for any flaw."""
         try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
+            # Header and claims in one reading; the signature is checked below.
+            decoded = jwt.decode_complete(token, options={"verify_signature": False})
         except jwt.PyJWTError as error:
             raise Unauthenticated("The access token is malformed.") from error
+
+        header, unverified = decoded["header"], decoded["payload"]
 
         if header.get("alg") != "RS256":
             raise Unauthenticated("The access token is not signed with RS256.")
@@ -77,6 +81,7 @@ class TokenValidator:
             object_id=claims["oid"],
             name=claims.get("name", ""),
             username=claims.get("preferred_username", ""),
+            valid_until=float(claims["exp"]) + self._settings.token_leeway_seconds,
         )
 
     def _verify(self, token: str, tenant_id: str, kid: Any) -> dict[str, Any]:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from interactions.db import Base
 from interactions.errors import Forbidden, NotFound, Unauthenticated
 from interactions.models import (
+    INTERACTION_TIERS,
     SALESPITCH,
     Firm,
     RecordType,
@@ -47,31 +49,65 @@ class Actor:
         )
 
 
+# One statement: the user and their firm, with a row for each right (or one row with
+# none), instead of the user's groups and their rights one by one. Built once: every
+# API request that is not remembered, and every task, runs one of them.
+_ACTOR_ROWS = (
+    select(
+        User.id,
+        User.firm_id,
+        User.name,
+        User.is_active,
+        Firm.tier,
+        Firm.has_salespitch,
+        SecurityGroupRight.right,
+    )
+    .join(Firm, Firm.id == User.firm_id)
+    .outerjoin(user_security_group, user_security_group.c.user_id == User.id)
+    .outerjoin(
+        SecurityGroupRight,
+        SecurityGroupRight.security_group_id == user_security_group.c.security_group_id,
+    )
+)
+_ACTOR_BY_ACCOUNT = _ACTOR_ROWS.where(
+    Firm.entra_tenant_id == bindparam("tenant_id"),
+    User.entra_object_id == bindparam("object_id"),
+)
+_ACTOR_BY_ID = _ACTOR_ROWS.where(User.id == bindparam("user_id"))
+
+
 def actor_for(session: Session, tenant_id: str, object_id: str) -> Actor:
     """The actor behind a validated token's (tid, oid)."""
-    # Every request asks this: two statements, the user with the firm, then the
-    # rights, instead of loading the user's groups and their rights one by one.
-    user = session.scalar(
-        select(User)
-        .join(Firm)
-        .where(Firm.entra_tenant_id == tenant_id, User.entra_object_id == object_id)
-        .options(lazyload(User.security_groups))
-    )
-    if user is None or not user.is_active:
+    rows = session.execute(
+        _ACTOR_BY_ACCOUNT, {"tenant_id": tenant_id, "object_id": object_id}
+    ).all()
+    if not rows or not rows[0].is_active:
         raise Unauthenticated(
             "Your account is not set up in Interactions; ask your firm's administrator."
         )
 
-    rights = session.scalars(
-        select(SecurityGroupRight.right)
-        .join(
-            user_security_group,
-            user_security_group.c.security_group_id
-            == SecurityGroupRight.security_group_id,
-        )
-        .where(user_security_group.c.user_id == user.id)
+    return _actor(rows)
+
+
+def actor_of_user(session: Session, user_id: int) -> Actor:
+    """The user as an actor, with the rights they hold now: what a worker acts as."""
+    rows = session.execute(_ACTOR_BY_ID, {"user_id": user_id}).all()
+    if not rows:
+        raise NotFound(f"No user has the id {user_id}.")
+
+    return _actor(rows)
+
+
+def _actor(rows: Sequence[Any]) -> Actor:
+    user = rows[0]
+    return Actor(
+        user_id=user.id,
+        firm_id=user.firm_id,
+        name=user.name,
+        has_interactions=user.tier in INTERACTION_TIERS,
+        has_salespitch=user.has_salespitch,
+        rights=frozenset(row.right for row in rows if row.right is not None),
     )
-    return Actor.of(user, frozenset(rights))
 
 
 def is_registered_tenant(session: Session, tenant_id: str) -> bool:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from interactions.models import AuditEvent
+from interactions.models._types import utcnow
 from interactions.services.access import Actor
 
 log = logging.getLogger(__name__)
+
+# The mapped table, as Core writes it; the declarative base types it loosely.
+_RECORD = insert(cast(Table, AuditEvent.__table__))
 
 
 def record(
@@ -27,15 +32,19 @@ def record(
     if firm is None:
         raise ValueError("A system event needs the firm it happened in.")
 
-    session.add(
-        AuditEvent(
-            firm_id=firm,
-            user_id=actor.user_id if actor else None,
-            action=action,
-            record_type=record_type,
-            record_id=record_id,
-            details=details or {},
-        )
+    # Written at once by one prebuilt statement: an event is never read back in
+    # the transaction that records it, so it needs none of the unit of work.
+    session.execute(
+        _RECORD,
+        {
+            "firm_id": firm,
+            "user_id": actor.user_id if actor else None,
+            "action": action,
+            "record_type": record_type,
+            "record_id": record_id,
+            "details": details or {},
+            "at": utcnow(),
+        },
     )
     log.info(
         "user %s %s %s %s",

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from interactions.db import transaction
+from interactions.db import one_statement, transaction
 from interactions.errors import DomainError, TemporarilyUnavailable
 from interactions.mail import NormalizedMessage, from_graph
 from interactions.models import (
@@ -24,11 +25,14 @@ from interactions.models import (
     Capture,
     CaptureStatus,
     InteractionType,
-    User,
 )
 from interactions.models._types import utcnow
-from interactions.services.access import Actor
-from interactions.services.captures import CaptureDraft, logged_interaction
+from interactions.services.access import Actor, actor_of_user
+from interactions.services.captures import (
+    CaptureDraft,
+    logged_interaction,
+    type_and_logged,
+)
 from interactions.services.contacts import ContactMatch, match_addresses
 from interactions.services.interaction_types import email_roles
 from interactions.services.interactions import (
@@ -67,8 +71,10 @@ class RetryLater(Exception):
 
 @dataclass(frozen=True)
 class Claimed:
+    firm_id: int
     user_id: int
     attempts: int
+    created_at: datetime
     draft: CaptureDraft
 
 
@@ -84,8 +90,7 @@ def process_capture(
     try:
         with transaction(sessions) as session:
             message = read_message(claimed.draft, lambda: mailbox(session))
-        with transaction(sessions) as session:
-            return _store(session, capture_id, claimed, message)
+        return _store_once(sessions, capture_id, claimed, message)
     except OperationalError as error:
         # The database itself failed (restarted, locked, unreachable): pass it on
         # as a passing failure; if even that cannot be written, the sweeper will
@@ -122,18 +127,54 @@ class _OpenOnce:
             self._mailbox.close()
 
 
+# Built once, as every task runs them. Claiming counts the attempt and returns what
+# the rest of the task needs, in one statement.
+_CLAIM = (
+    update(Capture)
+    .where(
+        Capture.id == bindparam("capture_id"),
+        Capture.status.not_in(FINAL_STATUSES),
+    )
+    .values(
+        status=CaptureStatus.PROCESSING,
+        attempts=Capture.attempts + 1,
+        updated_at=bindparam("now"),
+        queued_at=bindparam("now"),
+    )
+    .returning(
+        Capture.firm_id,
+        Capture.user_id,
+        Capture.attempts,
+        Capture.created_at,
+        Capture.payload,
+    )
+    .execution_options(synchronize_session=False)
+)
+_MARK = (
+    update(Capture)
+    .where(Capture.id == bindparam("capture_id"))
+    .values(
+        status=bindparam("new_status"),
+        reason=bindparam("new_reason"),
+        interaction_id=bindparam("new_interaction_id"),
+        updated_at=bindparam("now"),
+    )
+    .execution_options(synchronize_session=False)
+)
+
+
 def _claim(sessions: sessionmaker[Session], capture_id: int) -> Claimed | None:
-    with transaction(sessions) as session:
-        capture = session.get(Capture, capture_id, with_for_update=True)
-        if capture is None or capture.status in FINAL_STATUSES:
+    """Mark the capture processing and count the attempt, committed on its own: a
+    worker that dies after this leaves a trace the sweeper acts on."""
+    with one_statement(sessions) as session:
+        claimed = session.execute(
+            _CLAIM, {"capture_id": capture_id, "now": utcnow()}
+        ).one_or_none()
+        if claimed is None:
             return None
 
-        capture.status = CaptureStatus.PROCESSING
-        capture.attempts += 1
-        capture.updated_at = capture.queued_at = utcnow()
-        return Claimed(
-            capture.user_id, capture.attempts, CaptureDraft.of(capture.payload)
-        )
+        firm_id, user_id, attempts, created_at, payload = claimed
+        return Claimed(firm_id, user_id, attempts, created_at, CaptureDraft.of(payload))
 
 
 def read_message(
@@ -190,62 +231,99 @@ def _as_graph_message(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _store(
-    session: Session, capture_id: int, claimed: Claimed, message: NormalizedMessage
+def _store_once(
+    sessions: sessionmaker[Session],
+    capture_id: int,
+    claimed: Claimed,
+    message: NormalizedMessage,
 ) -> CaptureStatus:
-    capture = session.get_one(Capture, capture_id)
+    """Store the message, or mark the capture a duplicate of what stored it first."""
     message_id = message.internet_message_id or claimed.draft.internet_message_id
-    existing = logged_interaction(session, capture.firm_id, message_id)
-    if existing is not None:
-        return _mark_duplicate(capture, existing)
-
-    actor = Actor.of(session.get_one(User, claimed.user_id))
-    draft = claimed.draft
     try:
-        with session.begin_nested():
-            interaction = create_interaction(
-                session,
-                actor,
-                InteractionFields(
-                    type_id=draft.type_id,
-                    title=draft.title or message.subject,
-                    occurred_at=message.sent_at or capture.created_at,
-                    body_text=message.body_text,
-                    body_html=message.body_html,
-                ),
-                links=draft.links,
-                participants=draft.participants
-                or _participants(session, actor, draft.type_id, message),
-                origin=MessageOrigin(
-                    source=draft.source,
-                    internet_message_id=message_id,
-                    conversation_id=message.conversation_id
-                    or draft.item.get("conversation_id"),
-                    attachments=[vars(a) for a in message.attachments],
-                ),
-            )
+        with transaction(sessions) as session:
+            return _store(session, capture_id, claimed, message, message_id)
     except IntegrityError:
-        # Another worker stored the same message between our check and our insert.
-        winner = logged_interaction(session, capture.firm_id, message_id)
-        if winner is None:
-            raise
-        return _mark_duplicate(capture, winner)
-
-    capture.status = CaptureStatus.STORED
-    capture.interaction_id = interaction.id
-    capture.reason = ""
-    capture.updated_at = utcnow()
-    log.info("capture %s stored as interaction %s", capture.id, interaction.id)
-    return capture.status
+        # Another worker stored the same message between our check and our insert:
+        # the unique key refused ours, and this transaction was undone whole.
+        with transaction(sessions) as session:
+            winner = logged_interaction(session, claimed.firm_id, message_id)
+            if winner is None:
+                raise
+            return _mark_duplicate(session, capture_id, winner)
 
 
-def _mark_duplicate(capture: Capture, interaction_id: int) -> CaptureStatus:
-    capture.status = CaptureStatus.DUPLICATE
-    capture.interaction_id = interaction_id
-    capture.reason = "This message was already logged."
-    capture.updated_at = utcnow()
-    log.info("capture %s duplicates interaction %s", capture.id, interaction_id)
-    return capture.status
+def _store(
+    session: Session,
+    capture_id: int,
+    claimed: Claimed,
+    message: NormalizedMessage,
+    message_id: str | None,
+) -> CaptureStatus:
+    draft = claimed.draft
+    interaction_type, existing = type_and_logged(
+        session, claimed.firm_id, draft.type_id, message_id
+    )
+    if existing is not None:
+        return _mark_duplicate(session, capture_id, existing)
+
+    actor = actor_of_user(session, claimed.user_id)
+    interaction = create_interaction(
+        session,
+        actor,
+        InteractionFields(
+            type_id=draft.type_id,
+            title=draft.title or message.subject,
+            occurred_at=message.sent_at or claimed.created_at,
+            body_text=message.body_text,
+            body_html=message.body_html,
+        ),
+        links=draft.links,
+        participants=draft.participants
+        or _participants(session, actor, interaction_type, message),
+        origin=MessageOrigin(
+            source=draft.source,
+            internet_message_id=message_id,
+            conversation_id=message.conversation_id
+            or draft.item.get("conversation_id"),
+            attachments=[vars(a) for a in message.attachments],
+        ),
+    )
+    _mark(session, capture_id, CaptureStatus.STORED, "", interaction.id)
+    log.info("capture %s stored as interaction %s", capture_id, interaction.id)
+    return CaptureStatus.STORED
+
+
+def _mark_duplicate(
+    session: Session, capture_id: int, interaction_id: int
+) -> CaptureStatus:
+    _mark(
+        session,
+        capture_id,
+        CaptureStatus.DUPLICATE,
+        "This message was already logged.",
+        interaction_id,
+    )
+    log.info("capture %s duplicates interaction %s", capture_id, interaction_id)
+    return CaptureStatus.DUPLICATE
+
+
+def _mark(
+    session: Session,
+    capture_id: int,
+    status: CaptureStatus,
+    reason: str,
+    interaction_id: int,
+) -> None:
+    session.execute(
+        _MARK,
+        {
+            "capture_id": capture_id,
+            "new_status": status,
+            "new_reason": reason,
+            "new_interaction_id": interaction_id,
+            "now": utcnow(),
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -290,9 +368,11 @@ def people_of(
 
 
 def _participants(
-    session: Session, actor: Actor, type_id: int | None, message: NormalizedMessage
+    session: Session,
+    actor: Actor,
+    interaction_type: InteractionType | None,
+    message: NormalizedMessage,
 ) -> list[ParticipantFields]:
-    interaction_type = session.get(InteractionType, type_id) if type_id else None
     return [
         person.as_participant()
         for person in people_of(session, actor.firm_id, interaction_type, message)

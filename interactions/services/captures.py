@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from interactions.errors import Conflict
@@ -20,6 +20,7 @@ from interactions.models import (
     Capture,
     CaptureStatus,
     Interaction,
+    InteractionType,
     Right,
     Source,
     User,
@@ -95,6 +96,12 @@ class Lookup:
 def submit_capture(session: Session, actor: Actor, payload: dict[str, Any]) -> Capture:
     """Accept a capture: refuse what would fail, else store it and queue it."""
     draft = CaptureDraft.of(payload)
+    require_right(actor, Right.ADD_EDIT_INTERACTION)
+    # The session keeps a loaded object only while something refers to it: the type
+    # is held here, so that build_interaction's checks find it without a statement.
+    _chosen_type, existing = type_and_logged(
+        session, actor.firm_id, draft.type_id, draft.internet_message_id
+    )
     build_interaction(
         session,
         actor,
@@ -108,7 +115,6 @@ def submit_capture(session: Session, actor: Actor, payload: dict[str, Any]) -> C
         payload=payload,
         internet_message_id=draft.internet_message_id,
     )
-    existing = logged_interaction(session, actor.firm_id, draft.internet_message_id)
     if existing is not None:
         capture.status = CaptureStatus.DUPLICATE
         capture.interaction_id = existing
@@ -128,6 +134,43 @@ def submit_capture(session: Session, actor: Actor, payload: dict[str, Any]) -> C
         enqueue(session, PROCESS_TASK, capture.id)
 
     return capture
+
+
+# Built once: every capture accepted, and every one stored, runs it. A missing
+# message id compares as NULL, which matches no interaction.
+_TYPE_AND_LOGGED = select(
+    InteractionType,
+    select(Interaction.id)
+    .where(
+        Interaction.firm_id == bindparam("firm_id"),
+        Interaction.internet_message_id == bindparam("message_id"),
+    )
+    .scalar_subquery(),
+).where(
+    InteractionType.id == bindparam("type_id"),
+    InteractionType.firm_id == bindparam("firm_id"),
+)
+
+
+def type_and_logged(
+    session: Session,
+    firm_id: int,
+    type_id: int | None,
+    internet_message_id: str | None,
+) -> tuple[InteractionType | None, int | None]:
+    """The firm's type with this id, and the interaction that logged the message
+    already, in one statement; (None, None) when the firm has no such type."""
+    if type_id is None:
+        return None, None
+
+    row = session.execute(
+        _TYPE_AND_LOGGED,
+        {"firm_id": firm_id, "type_id": type_id, "message_id": internet_message_id},
+    ).first()
+    if row is None:
+        return None, None
+
+    return row[0], row[1]
 
 
 def get_capture(session: Session, actor: Actor, capture_id: int) -> Capture:

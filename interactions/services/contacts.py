@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from interactions.errors import Conflict, Invalid
@@ -50,6 +50,18 @@ def match_contacts(
     return match_addresses(session, actor.firm_id, addresses)
 
 
+# Built once: every stored capture runs it.
+_MATCHES = (
+    select(ContactEmail.address, Contact.id, Contact.first_name, Contact.last_name)
+    .join(Contact, Contact.id == ContactEmail.contact_id)
+    .where(
+        ContactEmail.firm_id == bindparam("firm_id"),
+        ContactEmail.address.in_(bindparam("addresses", expanding=True)),
+    )
+    .order_by(Contact.last_name, Contact.first_name, Contact.id)
+)
+
+
 def match_addresses(
     session: Session, firm_id: int, addresses: list[str]
 ) -> dict[str, list[ContactMatch]]:
@@ -60,10 +72,7 @@ def match_addresses(
         return matches
 
     rows = session.execute(
-        select(ContactEmail.address, Contact.id, Contact.first_name, Contact.last_name)
-        .join(Contact, Contact.id == ContactEmail.contact_id)
-        .where(ContactEmail.firm_id == firm_id, ContactEmail.address.in_(wanted))
-        .order_by(Contact.last_name, Contact.first_name, Contact.id)
+        _MATCHES, {"firm_id": firm_id, "addresses": sorted(wanted)}
     ).all()
     for address, contact_id, first_name, last_name in rows:
         name = f"{first_name} {last_name}".strip()

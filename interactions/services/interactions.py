@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, lazyload
 
 from interactions.errors import Conflict, Invalid, NotFound
 from interactions.models import (
@@ -102,6 +102,9 @@ def build_interaction(
         require_linkable(session, actor, ref)
         interaction.links.append(_link(interaction, ref))
 
+    # The session keeps a loaded object only while something refers to it: the
+    # people are held here, so that each participant's check finds them loaded.
+    _people = _load_people(session, actor, participants)
     for participant in participants:
         interaction.participants.append(
             _participant(session, actor, interaction_type, participant)
@@ -412,6 +415,30 @@ def _participant(
         address=address,
         display_name=name or address or "",
     )
+
+
+def _load_people(
+    session: Session, actor: Actor, participants: Sequence[ParticipantFields]
+) -> list[Contact | User]:
+    """The firm's contacts and employees these participants name: a statement for
+    each kind instead of one or more for each participant."""
+    contact_ids = {p.contact_id for p in participants if p.contact_id is not None}
+    user_ids = {p.user_id for p in participants if p.user_id is not None}
+    people: list[Contact | User] = []
+    if contact_ids:
+        people += session.scalars(
+            select(Contact)
+            .where(Contact.id.in_(contact_ids), Contact.firm_id == actor.firm_id)
+            .options(lazyload(Contact.emails), lazyload(Contact.roles))
+        )
+    if user_ids:
+        people += session.scalars(
+            select(User)
+            .where(User.id.in_(user_ids), User.firm_id == actor.firm_id)
+            .options(lazyload(User.security_groups))
+        )
+
+    return people
 
 
 def _participant_record(

@@ -11,8 +11,9 @@ from flask import Blueprint, current_app, g, request, session
 from interactions.errors import Unauthenticated
 from interactions.services import integrations
 from interactions.services.access import actor_for
+from web.actors import Identified
 from web.api.openapi import Api
-from web.context import db, runtime
+from web.context import actor_cache, db, runtime
 from web.csrf import verify_csrf_header
 from web.signin import USER
 
@@ -47,8 +48,12 @@ def authenticate() -> None:
         raise Unauthenticated("An integration key only reports file exchanges.")
 
     g.token = token.strip()
-    g.caller = runtime().validator.validate(g.token)
-    g.actor = actor_for(db(), g.caller.tenant_id, g.caller.object_id)
+    g.caller, g.actor = actor_cache().identify(g.token, lambda: identify(g.token))
+
+
+def identify(token: str) -> Identified:
+    caller = runtime().validator.validate(token)
+    return caller, actor_for(db(), caller.tenant_id, caller.object_id)
 
 
 # The views register their operations on import.
