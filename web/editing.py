@@ -8,7 +8,7 @@ commits once, after the service accepted the change.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -124,6 +124,7 @@ def edit(actor: Actor, interaction_id: int) -> Page:
             "occurred_at": f"{interaction.occurred_at:%Y-%m-%dT%H:%M}",
             "duration_minutes": interaction.duration_minutes or "",
             "body_text": interaction.body_text,
+            "body_html": interaction.body_html,
         }
         return _slider(actor, values, current, interaction=interaction)
 
@@ -135,7 +136,14 @@ def edit(actor: Actor, interaction_id: int) -> Page:
         )
 
     try:
-        update_interaction(db(), actor, interaction_id, _fields(form))
+        fields = _fields(form)
+        if fields.body_html is None and fields.body_text not in (
+            None,
+            interaction.body_text,
+        ):
+            # Notes changed without the editor: their old formatting no longer fits.
+            fields = replace(fields, body_html="")
+        update_interaction(db(), actor, interaction_id, fields)
     except Invalid as refused:
         return _slider(
             actor, form, linking.links, refused, interaction=interaction
@@ -291,7 +299,10 @@ def _fields(form: Any, imported: bool = False) -> InteractionFields:
         title=form.get("title", ""),
         occurred_at=_moment(form.get("occurred_at", "")),
         duration_minutes=int(duration) if duration else None,
-        body_text=form.get("body_text", ""),
+        # None where the form has no notes (an email's body is kept as it came).
+        body_text=form.get("body_text"),
+        # The notes' formatting, from the page's editor; None leaves it as it is.
+        body_html=form.get("body_html"),
     )
 
 

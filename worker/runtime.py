@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from interactions.limiter import MailboxLimiter, limiter_for
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from interactions.config import Settings
 from interactions.db import make_engine, make_session_factory
+from interactions.limiter import MailboxLimiter, limiter_for
 from interactions.microsoft.graph import MailGateway
 from interactions.queue import CeleryQueue
 

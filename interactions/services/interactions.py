@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, lazyload
 
 from interactions.errors import Conflict, Invalid, NotFound
+from interactions.mail import sanitize_html
 from interactions.models import (
     Contact,
     Interaction,
@@ -90,7 +91,7 @@ def build_interaction(
         occurred_at=fields.occurred_at or utcnow(),
         duration_minutes=_duration(fields.duration_minutes),
         body_text=fields.body_text or "",
-        body_html=fields.body_html or "",
+        body_html=_html(fields.body_html),
         source=origin.source,
         internet_message_id=origin.internet_message_id,
         conversation_id=origin.conversation_id,
@@ -161,11 +162,11 @@ def update_interaction(
     for name in ("duration_minutes", "body_text", "body_html"):
         value = getattr(fields, name)
         if value is not None:
-            setattr(
-                interaction,
-                name,
-                _duration(value) if name == "duration_minutes" else value,
-            )
+            if name == "duration_minutes":
+                value = _duration(value)
+            elif name == "body_html":
+                value = _html(value)
+            setattr(interaction, name, value)
             changed.append(name)
 
     interaction.updated_by_id = actor.user_id
@@ -342,6 +343,11 @@ def _title(title: str | None) -> str:
         raise Invalid(f"Title must be at most {TITLE_MAX} characters.", "title")
 
     return cleaned
+
+
+def _html(html: str | None) -> str:
+    """A body's HTML as it may be shown: sanitized, whoever wrote it."""
+    return sanitize_html(html) if html else ""
 
 
 def _duration(minutes: int | None) -> int | None:

@@ -3,9 +3,9 @@ and the history that follows the resend until it is sent, without a reload."""
 
 from __future__ import annotations
 
-from interactions.limiter import LocalLimiter
 from playwright.sync_api import Page, expect
 
+from interactions.limiter import LocalLimiter
 from interactions.models import Participant, Resend, ResendStatus
 from interactions.services.resend_processing import process_resend
 from tests.browser.conftest import ARTIFACTS, Served, open_tab

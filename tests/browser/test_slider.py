@@ -7,9 +7,10 @@ from __future__ import annotations
 import base64
 
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from interactions.models import BaseName, Capture, CaptureStatus
+from interactions.models import BaseName, Capture, CaptureStatus, Interaction
 from tests.browser.conftest import ARTIFACTS, Served, Worker, open_tab, site
 from tests.conftest import USERS, Factory, World
 from tests.test_imports import eml
@@ -268,3 +269,28 @@ def test_a_firm_below_the_team_tier_is_told_why(
     )
     expect(page.get_by_role("navigation", name="Menus")).to_have_count(0)
     context.close()
+
+
+def test_notes_take_bold_and_lists_and_keep_them(
+    admin: Page, served: Served, make: Factory, db: Session
+) -> None:
+    plan = make.plan(make.client())
+    open_tab(admin, served, "plan", plan.id)
+
+    admin.get_by_role("link", name="Add", exact=True).click()
+    slider = admin.get_by_role("dialog", name="Add Interaction")
+    slider.get_by_role("combobox", name="Type", exact=True).select_option("Meeting")
+    slider.get_by_role("textbox", name="Title", exact=True).fill("Plan review")
+    notes = slider.get_by_role("textbox", name="Notes")
+    notes.click()
+    notes.press_sequentially("Match raised to 4%")
+    admin.keyboard.press("Control+A")
+    slider.get_by_role("button", name="Bold").click()
+    slider.get_by_role("button", name="Save").click()
+
+    expect(admin.get_by_role("status").first).to_contain_text("added")
+    admin.get_by_role("link", name="Plan review", exact=True).click()
+    frame = admin.frame_locator("iframe.email")
+    expect(frame.locator("b, strong")).to_have_text("Match raised to 4%")
+    stored = db.scalars(select(Interaction).where(Interaction.title == "Plan review"))
+    assert stored.one().body_text == "Match raised to 4%"

@@ -21,6 +21,7 @@ function showPanel(html) {
   if (!panel) return false;
   const box = dialog();
   box.replaceChildren(document.importNode(panel, true));
+  enhanceNotes(box);
   if (!box.open) box.showModal();
   (box.querySelector("[aria-invalid=true]") ?? box.querySelector("input:not([type=hidden]), select, textarea"))?.focus();
   return true;
@@ -71,6 +72,58 @@ document.addEventListener("submit", (event) => {
   if (event.submitter?.name) body.append(event.submitter.name, event.submitter.value);
   load(form.action || window.location.href, { method: "POST", body });
 });
+
+// -- notes in rich text ----------------------------------------------------------
+
+const FORMATS = [
+  ["bold", "Bold", "B"],
+  ["italic", "Italic", "I"],
+  ["insertUnorderedList", "Bulleted list", "•"],
+];
+
+/** The notes' textarea becomes an editor with bold, italic and lists; the form
+ * sends the text as before, and its formatting as body_html (sanitized on save). */
+function enhanceNotes(root) {
+  for (const field of root.querySelectorAll("[data-rich-notes]:not([data-enhanced])")) {
+    field.dataset.enhanced = "";
+    const textarea = field.querySelector("textarea");
+    const toolbar = Object.assign(document.createElement("div"), { className: "rich-toolbar" });
+    toolbar.setAttribute("role", "toolbar");
+    toolbar.setAttribute("aria-label", "Formatting of the notes");
+    const editor = Object.assign(document.createElement("div"), { className: "rich-editor" });
+    editor.contentEditable = "true";
+    editor.setAttribute("role", "textbox");
+    editor.setAttribute("aria-multiline", "true");
+    editor.setAttribute("aria-labelledby", `${textarea.id}-label`);
+    if (field.dataset.html) editor.innerHTML = field.dataset.html;
+    else editor.innerText = textarea.value;
+    for (const [command, label, text] of FORMATS) {
+      const button = Object.assign(document.createElement("button"), { type: "button", textContent: text });
+      button.className = "secondary";
+      button.setAttribute("aria-label", label);
+      button.addEventListener("mousedown", (event) => event.preventDefault()); // keep the selection
+      button.addEventListener("click", () => {
+        editor.focus();
+        document.execCommand(command);
+      });
+      toolbar.append(button);
+    }
+    const html = Object.assign(document.createElement("input"), { type: "hidden", name: "body_html" });
+    textarea.hidden = true;
+    field.append(toolbar, editor, html);
+    const form = field.closest("form");
+    const sync = () => {
+      textarea.value = editor.innerText.trim();
+      html.value = textarea.value ? editor.innerHTML : "";
+    };
+    editor.addEventListener("input", sync);
+    form.addEventListener("submit", sync, { capture: true });
+    form.addEventListener("formdata", sync);
+    sync();
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => enhanceNotes(document));
 
 // -- Linking: search as you type --------------------------------------------------
 
