@@ -592,3 +592,30 @@ def test_editing_the_date_moves_the_interaction_in_every_grid(
         select(Link.occurred_at).where(Link.interaction_id == interaction.id)
     )
     assert {moment.year for moment in years} == {2020}
+
+
+def test_a_body_in_html_is_sanitized_whoever_writes_it(
+    api: ApiClient, make: Factory, db: Session
+) -> None:
+    made = api.post(
+        "/api/v1/interactions",
+        {
+            "type_id": make.type("Meeting").id,
+            "title": "Review",
+            "body_html": '<p onclick="x()">Fine</p><script>alert(1)</script>',
+        },
+    )
+    changed = api.patch(
+        f"/api/v1/interactions/{made.json['id']}",
+        {"body_html": '<b>Bold</b><img src=x onerror="alert(2)">'},
+    )
+
+    assert made.status_code == 201, made.json
+    assert (
+        "script" not in made.json["body_html"]
+        and "onclick" not in made.json["body_html"]
+    )
+    assert (
+        "onerror" not in changed.json["body_html"]
+        and "<b>Bold</b>" in changed.json["body_html"]
+    )
