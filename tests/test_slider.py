@@ -176,3 +176,21 @@ def test_nul_characters_in_a_form_or_a_query_are_dropped(
 
     assert saved.status_code == 302
     assert "Called Dana" in found.text
+
+
+def test_a_damaged_draft_is_refused_with_a_reason(visitor: Browser) -> None:
+    visitor.sign_in("admin")
+    token = slider_fields(visitor, "/interactions/new")["csrf_token"]
+
+    for draft in ("not json", json.dumps({"title": "no item"})):
+        page = visitor.post(
+            "/interactions/new", {"csrf_token": token, "prefill": "", "draft": draft}
+        )
+        assert page.status_code == 422
+        assert "drop the file again" in html.unescape(page.text)
+
+    bare = visitor.post(
+        "/interactions/new",
+        {"csrf_token": token, "prefill": "", "draft": json.dumps({"item": {}})},
+    )
+    assert bare.status_code == 200

@@ -71,8 +71,11 @@ def add(actor: Actor) -> Page:
     if request.method == "GET" or "prefill" in form:
         record = _record(actor, request.values.get("record", ""))
         if draft is not None:
-            links = [_link_of(actor, link) for link in draft["links"]]
-            values = {"type_id": draft["type_id"] or "", "title": draft["title"]}
+            links = [_link_of(actor, link) for link in draft.get("links", [])]
+            values = {
+                "type_id": draft.get("type_id") or "",
+                "title": draft.get("title", ""),
+            }
         else:
             links = [record] if record else []
             values = {"occurred_at": _now_field()}
@@ -228,8 +231,10 @@ def _imported_participants(form: Any, draft: dict[str, Any]) -> list[Participant
     """The draft's people, each the contact the person chose among its candidates."""
     participants = []
     for index, person in enumerate(draft.get("participants", [])):
+        if not isinstance(person, dict) or not isinstance(person.get("role"), str):
+            raise Invalid("The imported file's draft is damaged; drop the file again.")
         chosen = form.get(f"participant-{index}", "")
-        allowed = {str(c["contact_id"]) for c in person.get("candidates", [])}
+        allowed = {str(c.get("contact_id")) for c in person.get("candidates", [])}
         if chosen and chosen not in allowed:
             raise Invalid("Choose the contact among those offered.", "participants")
         participants.append(
