@@ -3,6 +3,7 @@ steady use, and the transaction around a single statement."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,8 @@ from sqlalchemy.orm import Session
 from interactions import db
 from interactions.config import Settings
 from interactions.db import (
+    _dumps,
+    _loads,
     make_engine,
     make_session_factory,
     one_statement,
@@ -92,3 +95,18 @@ def test_a_single_statement_runs_without_a_transaction_of_its_own(
 
 def dbapi_connection(session: Session) -> Any:
     return session.connection().connection.dbapi_connection
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"subject": "Census", "size": 48213, "sent": None, "names": ["Dana", "Pat"]},
+        {"size": 2**70},  # past 64 bits: the standard library writes it
+        {1: "a key that is not a string"},
+    ],
+)
+def test_json_is_written_as_the_standard_library_reads_it(value: Any) -> None:
+    written = _dumps(value)
+
+    assert json.loads(written) == json.loads(json.dumps(value))
+    assert _loads(written) == json.loads(written)
