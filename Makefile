@@ -46,7 +46,7 @@ test: lint typecheck
 	fi
 
 bench: install
-	$(BIN)/python bench/grid.py
+	$(BIN)/python -m bench.grid
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

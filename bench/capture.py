@@ -1,6 +1,6 @@
 """How many captures the API accepts, how soon they are stored, how fast a worker is.
 
-``python bench/capture.py [--quick] [--database-url URL] [--redis-url URL] [--profile]``
+``python -m bench.capture [--quick] [--database-url URL] [--redis-url URL] [--profile]``
 
 Three cases, each held to the target its issue sets:
 
@@ -47,7 +47,6 @@ import os
 import pstats
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,12 +78,12 @@ from sqlalchemy import (
     insert,
     make_url,
     select,
-    text,
 )
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import BaseWSGIServer, make_server
 
 import simulator
+from bench.common import log, median_of, percentile, recreate_database
 from interactions.config import Settings, load_settings
 from interactions.db import make_engine, make_session_factory, transaction
 from interactions.demo import seed
@@ -137,10 +136,6 @@ baseline_table = Table(
 )
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 @dataclass(frozen=True)
 class RunSize:
     """How long and how often each case runs: the full run, or ``--quick``."""
@@ -177,19 +172,6 @@ QUICK = RunSize(
 
 
 # -- figures ---------------------------------------------------------------------------
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Linear interpolation between the closest ranks."""
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * fraction
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def median_of(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
 
 
 def rounded(value: float, digits: int = 2) -> float:
@@ -234,26 +216,6 @@ class Demo:
     user_id: int
     email_type_id: int
     contact_address: str
-
-
-def recreate_database(database_url: str) -> None:
-    url = make_url(database_url)
-    name = url.database or ""
-    # This drops the database it is pointed at: never let a typo cost real data.
-    if "bench" not in name:
-        raise SystemExit(
-            f"Refusing to recreate {name!r}: the benchmark database's name must "
-            "contain 'bench'."
-        )
-
-    admin = make_engine(
-        url.set(database="postgres").render_as_string(hide_password=False),
-        isolation_level="AUTOCOMMIT",
-    )
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
 
 
 def prepare_database(engine: Engine) -> None:

@@ -36,9 +36,10 @@ from typing import Any
 
 import psycopg
 import psycopg.sql
-from sqlalchemy import Connection, Engine, event, make_url, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.common import log, percentile, recreate_database
 from interactions.db import make_engine, make_session_factory
 from interactions.migrate import upgrade
 from interactions.models import BaseName, RecordType, Right, Tier, User
@@ -78,10 +79,6 @@ TYPE_ORDER = [
 ]
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 # -- the database ----------------------------------------------------------------
 
 
@@ -100,26 +97,6 @@ class Layout:
     fill_seconds: float
     fingerprint: str = ""
     record_counts: dict[str, int] = field(default_factory=dict)
-
-
-def recreate_database(database_url: str) -> None:
-    url = make_url(database_url)
-    name = url.database or ""
-    # This drops the database it is pointed at: never let a typo cost real data.
-    if "bench" not in name:
-        raise SystemExit(
-            f"Refusing to recreate {name!r}: the benchmark database's name must "
-            "contain 'bench'."
-        )
-
-    admin = make_engine(
-        url.set(database="postgres").render_as_string(hide_password=False),
-        isolation_level="AUTOCOMMIT",
-    )
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
 
 
 def fingerprint(seed: int) -> str:
@@ -717,15 +694,6 @@ def cases(layout: Layout) -> list[Case]:
         for label, record in records
         for period in periods
     ]
-
-
-def percentile(values: list[float], share: float) -> float:
-    """Linear interpolation between the closest ranks, as numpy's default does."""
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * share
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def one_call(

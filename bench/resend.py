@@ -42,7 +42,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import make_server
 
 import simulator
-from bench.capture import access_token, log, median_of, percentile, recreate_database
+from bench.capture import access_token
+from bench.common import log, median_of, percentile, recreate_database
 from interactions.config import Settings, load_settings
 from interactions.db import make_engine, make_session_factory, transaction
 from interactions.limiter import (
