@@ -80,10 +80,14 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import BaseWSGIServer, make_server
 
-import simulator
-from bench.common import log, median_of, percentile, recreate_database
+from bench.common import (
+    log,
+    median_of,
+    percentile,
+    recreate_database,
+    running_simulator,
+)
 from interactions.config import Settings, load_settings
 from interactions.db import make_engine, make_session_factory, transaction
 from interactions.demo import seed
@@ -231,27 +235,6 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-@contextmanager
-def running_simulator(tls: LocalTLS, client_id: str) -> Iterator[str]:
-    """The simulator over HTTPS on a loopback port, in a thread; yields its origin."""
-    app = simulator.create_app("https://placeholder", client_id, demo_directory())
-    server: BaseWSGIServer = make_server(
-        "127.0.0.1",
-        0,
-        app,
-        threaded=True,
-        ssl_context=(str(tls.cert_path), str(tls.key_path)),
-    )
-    origin = f"https://127.0.0.1:{server.server_port}"
-    app.extensions["entra"].base_url = origin
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield origin
-    finally:
-        server.shutdown()
 
 
 def child_environment(
@@ -1209,7 +1192,9 @@ def prepare(stack: ExitStack, args: argparse.Namespace) -> Bench:
     stack.callback(flush_redis, args.redis_url)
 
     settings = load_settings({"DATABASE_URL": args.database_url})
-    origin = stack.enter_context(running_simulator(tls, settings.client_id))
+    origin, _ = stack.enter_context(
+        running_simulator(tls, settings.client_id, demo_directory())
+    )
     environ = child_environment(args.database_url, args.redis_url, origin, tls, scratch)
     demo = demo_identity(engine, origin, settings, tls)
     size = QUICK if args.quick else FULL

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import statistics
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
 
+import simulator
 from interactions.db import make_engine
+from simulator.directory import Directory
+from web.devcert import LocalTLS
 
 
 def log(message: str) -> None:
@@ -47,3 +55,25 @@ def recreate_database(database_url: str) -> None:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
+
+
+@contextmanager
+def running_simulator(
+    tls: LocalTLS, client_id: str, people: Directory
+) -> Iterator[tuple[str, Flask]]:
+    """The simulator over HTTPS on a loopback port, in a thread: its origin and app."""
+    app = simulator.create_app("https://placeholder", client_id, people)
+    server = make_server(
+        "127.0.0.1",
+        0,
+        app,
+        threaded=True,
+        ssl_context=(str(tls.cert_path), str(tls.key_path)),
+    )
+    origin = f"https://127.0.0.1:{server.server_port}"
+    app.extensions["entra"].base_url = origin
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield origin, app
+    finally:
+        server.shutdown()

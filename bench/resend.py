@@ -28,9 +28,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,11 +37,15 @@ from typing import Any
 import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import make_server
 
-import simulator
 from bench.capture import access_token
-from bench.common import log, median_of, percentile, recreate_database
+from bench.common import (
+    log,
+    median_of,
+    percentile,
+    recreate_database,
+    running_simulator,
+)
 from interactions.config import Settings, load_settings
 from interactions.db import make_engine, make_session_factory, transaction
 from interactions.limiter import (
@@ -105,27 +107,6 @@ def senders(mailboxes: int) -> Directory:
             for number in range(mailboxes)
         ]
     )
-
-
-@contextmanager
-def running_simulator(people: Directory, tls: LocalTLS) -> Iterator[tuple[str, Graph]]:
-    """The simulator over HTTPS in a thread: its origin and its Graph state."""
-    client_id = load_settings({}).client_id
-    app = simulator.create_app("https://placeholder", client_id, people)
-    server = make_server(
-        "127.0.0.1",
-        0,
-        app,
-        threaded=True,
-        ssl_context=(str(tls.cert_path), str(tls.key_path)),
-    )
-    origin = f"https://127.0.0.1:{server.server_port}"
-    app.extensions["entra"].base_url = origin
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield origin, app.extensions["graph"]
-    finally:
-        server.shutdown()
 
 
 @dataclass(order=True)
@@ -281,7 +262,9 @@ def main() -> int:
     instance = Path(tempfile.mkdtemp(prefix="interactions-bench-resend-"))
     tls = ensure_local_tls(instance)
     people = senders(arguments.mailboxes)
-    with running_simulator(people, tls) as (origin, graph):
+    client_id = load_settings({}).client_id
+    with running_simulator(tls, client_id, people) as (origin, app):
+        graph: Graph = app.extensions["graph"]
         settings = load_settings(
             {
                 "DATABASE_URL": arguments.database_url,
