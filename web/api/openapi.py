@@ -129,7 +129,19 @@ def _json_body() -> Any:
     if data is None:
         raise Invalid("The request body is not valid JSON.")
 
-    return data
+    return _without_nul(data)
+
+
+def _without_nul(value: Any) -> Any:
+    """The body without NUL characters, which no text column can hold (the query's
+    are dropped with the page's, in the app's request class)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    return value
 
 
 def _uploaded(name: str) -> FileStorage:

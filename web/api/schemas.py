@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from interactions.db import MAX_ID
 
@@ -15,16 +15,6 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 class Model(BaseModel):
     model_config = ConfigDict(from_attributes=True, extra="forbid")
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _without_nul(cls, value: Any) -> Any:
-        """NUL characters, which no text field can hold, are dropped from input."""
-        if isinstance(value, str):
-            return value.replace("\x00", "")
-        if isinstance(value, list):
-            return [v.replace("\x00", "") if isinstance(v, str) else v for v in value]
-        return value
 
 
 class ErrorDetail(Model):
