@@ -25,7 +25,12 @@ def resend(actor: Actor, interaction_id: int) -> Page:
         "pages.interaction", interaction_id=interaction_id
     )
     try:
-        interaction = resends.check_resendable(db(), actor, interaction_id)
+        if request.method == "POST":
+            made = resends.request_resend(
+                db(), actor, interaction_id, request.form.get("request_key")
+            )
+        else:
+            resendable = resends.check_resendable(db(), actor, interaction_id)
     except Conflict as refused:
         return render_template(
             "resend.html", refused=refused.message, back=back, interaction=None
@@ -34,15 +39,12 @@ def resend(actor: Actor, interaction_id: int) -> Page:
     if request.method == "GET":
         return render_template(
             "resend.html",
-            interaction=interaction,
-            recipients=resends.recipients_of(db(), interaction),
+            interaction=resendable.interaction,
+            recipients=resendable.recipients,
             request_key=str(uuid.uuid4()),
             back=back,
         )
 
-    made = resends.request_resend(
-        db(), actor, interaction_id, request.form.get("request_key")
-    )
     db().commit()
     flash(f"Resending “{made.subject}”; its history below follows it.")
     return redirect(

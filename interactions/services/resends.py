@@ -76,10 +76,15 @@ def _contact_address(session: Session, contact_id: int | None) -> str | None:
     return contact.emails[0].address
 
 
-def check_resendable(
-    session: Session, actor: Actor, interaction_id: int
-) -> Interaction:
-    """The interaction, if it is an email this person may resend; else why not."""
+@dataclass(frozen=True)
+class Resendable:
+    interaction: Interaction
+    recipients: list[Recipient]
+
+
+def check_resendable(session: Session, actor: Actor, interaction_id: int) -> Resendable:
+    """The interaction and its recipients, if it is an email this person may
+    resend; else why not."""
     require_right(actor, Right.ADD_EDIT_INTERACTION)
     interaction = get_owned(session, Interaction, interaction_id, actor)
     if interaction.type.base_name not in RESENDABLE:
@@ -87,11 +92,12 @@ def check_resendable(
             f"Only emails can be resent; this interaction is a "
             f"{interaction.type.base_name.value}."
         )
-    if not recipients_of(session, interaction):
+    recipients = recipients_of(session, interaction)
+    if not recipients:
         raise Conflict(
             "This email has no To or Cc participant with an address to send it to."
         )
-    return interaction
+    return Resendable(interaction, recipients)
 
 
 def request_resend(
@@ -105,7 +111,8 @@ def request_resend(
             "request_key",
         )
 
-    interaction = check_resendable(session, actor, interaction_id)
+    resendable = check_resendable(session, actor, interaction_id)
+    interaction = resendable.interaction
     same = _same_request(session, actor, interaction.id, key)
     if same is not None:
         return same
@@ -116,7 +123,7 @@ def request_resend(
         user_id=actor.user_id,
         request_key=key,
         subject=interaction.title,
-        recipients=[vars(r) for r in recipients_of(session, interaction)],
+        recipients=[vars(r) for r in resendable.recipients],
     )
     session.add(resend)
     session.flush()

@@ -46,12 +46,11 @@ def resend_out(resend: Resend, requested_by: str | None = None) -> ResendOut:
     errors=(404, 409),
 )
 def preview_resend(interaction_id: int) -> ResendPreview:
-    interaction = resends.check_resendable(db(), actor(), interaction_id)
+    resendable = resends.check_resendable(db(), actor(), interaction_id)
     return ResendPreview(
-        subject=interaction.title,
+        subject=resendable.interaction.title,
         recipients=[
-            ResendRecipientOut.model_validate(vars(r))
-            for r in resends.recipients_of(db(), interaction)
+            ResendRecipientOut.model_validate(vars(r)) for r in resendable.recipients
         ],
     )
 
