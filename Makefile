@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/interactions
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install run test lint typecheck bench clean
+.PHONY: install run test lint typecheck bench security badinput clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -44,6 +44,11 @@ test: lint typecheck
 	else \
 		echo "== PostgreSQL or Redis not reachable: their pass is skipped"; \
 	fi
+
+# The suites of attack and bad input, each with its report of what it tried and what
+# held; both are also part of `make test`.
+security badinput: install
+	$(BIN)/python -m pytest -m $@ -p tests.summary -q
 
 bench: install
 	$(BIN)/python -m bench.grid

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 
 from tests.conftest import TokenSource
+
+pytestmark = pytest.mark.badinput
 
 EXAMPLES_PER_OPERATION = 30
 

@@ -19,6 +19,8 @@ from tests.conftest import USERS, ApiClient, RunningSimulator
 from web.actors import ActorCache
 from web.context import ACTORS
 
+pytestmark = pytest.mark.security
+
 
 def forged(simulator: RunningSimulator, handle: str = "admin", **overrides: Any) -> str:
     """A token signed by the simulator's real key, with some claims changed."""

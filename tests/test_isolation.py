@@ -10,6 +10,8 @@ import pytest
 from interactions.models import Blast, Capture, Participant, Resend
 from tests.conftest import ApiClient, Factory, World, openapi_document
 
+pytestmark = pytest.mark.security
+
 MISSING = 987654
 
 

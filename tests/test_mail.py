@@ -29,6 +29,8 @@ from interactions.mail.limits import (
 )
 from interactions.services.capture_processing import _as_graph_message
 
+pytestmark = pytest.mark.badinput
+
 #: Public sample messages (malformed ones included), kept beside the project.
 CORPUS = Path(__file__).parents[2] / "shared" / "corpus" / "emails"
 CORPUS_MISSING = "the email corpus (shared/corpus/emails beside the project) is absent"

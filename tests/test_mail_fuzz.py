@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from interactions.mail import NormalizedMessage, UnreadableMessage, from_mime, from_msg
 from interactions.mail.mime import OLE_SIGNATURE
 
+pytestmark = pytest.mark.badinput
+
 CHARSETS = [
     "utf-8",
     "iso-8859-1",

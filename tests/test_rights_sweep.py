@@ -16,6 +16,8 @@ from tests.conftest import ApiClient, Factory, openapi_document
 from tests.test_imports import eml
 from tests.test_resends import email
 
+pytestmark = pytest.mark.security
+
 #: (method, path, body, the right it needs); ids come from the caller's own firm.
 CHANGES: list[tuple[str, str, Any, str]] = [
     ("POST", "/api/v1/captures", "capture", "Add/Edit Interaction"),

@@ -16,6 +16,8 @@ from interactions.services.access import actor_for
 from interactions.services.security import GroupFields, UserFields
 from tests.conftest import USERS, World
 
+pytestmark = pytest.mark.security
+
 MISSING = 987654
 
 

@@ -10,6 +10,8 @@ from flask import Flask
 from tests.browsing import Browser
 from web.csrf import GUARDED_BLUEPRINTS
 
+pytestmark = pytest.mark.security
+
 
 def argument_free_get_routes(app: Flask) -> list[str]:
     return sorted(

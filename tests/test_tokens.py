@@ -32,6 +32,8 @@ from interactions.models import UserTokenCache
 from simulator.graph import Graph
 from tests.conftest import USERS, RunningSimulator, TokenSource, World
 
+pytestmark = pytest.mark.security
+
 OLD_KEY = Fernet.generate_key().decode()
 NEW_KEY = Fernet.generate_key().decode()
 
