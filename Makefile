@@ -50,8 +50,16 @@ test: lint typecheck
 security badinput: install
 	$(BIN)/python -m pytest -m $@ -p tests.summary -q
 
+# Every benchmark, each printing its JSON into build/bench and drawing its figure for
+# the report in docs/benchmarks.md.
+BENCHMARKS := grid capture resend
+
 bench: install
-	$(BIN)/python -m bench.grid
+	mkdir -p build/bench
+	for name in $(BENCHMARKS); do \
+		$(BIN)/python -m bench.$$name --plot docs/img/bench-$$name.png \
+			> build/bench/$$name.json || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

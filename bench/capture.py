@@ -81,6 +81,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench import plots
 from bench.common import (
     log,
     median_of,
@@ -1157,6 +1158,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", action="store_true", help="print cProfile hot spots on stderr"
     )
+    parser.add_argument("--plot", type=Path, help="draw the results to this PNG")
     args = parser.parse_args(argv)
     args.cases = set(filter(None, args.cases.split(",")))
     unknown = args.cases - set(CASES)
@@ -1302,6 +1304,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
     print(json.dumps(results, indent=2))
+    if args.plot:
+        plots.capture(results, args.plot)
     missed = [r["name"] for r in results if r["meets_target"] is False]
     log(
         f"{sum(r['meets_target'] is True for r in results)} of "

@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -39,6 +40,7 @@ import psycopg.sql
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench import plots
 from bench.common import log, percentile, recreate_database
 from interactions.db import make_engine, make_session_factory
 from interactions.migrate import upgrade
@@ -1111,6 +1113,7 @@ def main(argv: list[str] | None = None) -> int:
         "--calls", type=int, default=100, help="calls per case, regime and round"
     )
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--plot", type=Path, help="draw the results to this PNG")
     args = parser.parse_args(argv)
 
     engine = make_engine(args.database_url)
@@ -1131,6 +1134,8 @@ def main(argv: list[str] | None = None) -> int:
         measure(engine, actor, case, timings[case.name]) for case in cases(layout)
     ]
     print(json.dumps(results, indent=2))
+    if args.plot:
+        plots.grid(results, args.plot)
     missed = [r["name"] for r in results if not r["meets_target"]]
     scans = [r["name"] for r in results if r["seq_scan"]]
     log(

@@ -38,6 +38,7 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench import plots
 from bench.capture import access_token
 from bench.common import (
     log,
@@ -256,6 +257,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--database-url", default=DEFAULT_DATABASE)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS)
+    parser.add_argument("--plot", type=Path, help="draw the results to this PNG")
     arguments = parser.parse_args()
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
@@ -293,6 +295,8 @@ def main() -> int:
         engine.dispose()
 
     print(json.dumps(result, indent=2))
+    if arguments.plot:
+        plots.resend(result, arguments.plot)
     return 0
 
 

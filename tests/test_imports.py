@@ -184,9 +184,11 @@ def test_the_draft_captured_is_stored_as_a_file_import(
     assert [a["name"] for a in interaction.attachments] == ["loan.pdf"]
     audit = db.scalars(
         select(AuditEvent).where(
-            AuditEvent.record_type == "capture", AuditEvent.record_id == capture.id
+            AuditEvent.record_type == "interaction",
+            AuditEvent.record_id == interaction.id,
         )
     ).one()
+    assert audit.action == "create"
     assert audit.details["source"] == "file_import"
 
 

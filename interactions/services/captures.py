@@ -120,16 +120,10 @@ def submit_capture(session: Session, actor: Actor, payload: dict[str, Any]) -> C
         capture.interaction_id = existing
         capture.reason = "This message was already logged."
 
+    # The capture is its own record of who asked, when and for what; the audit
+    # trail gets the interaction's creation, by this user, when a worker stores it.
     session.add(capture)
     session.flush()
-    audit.record(
-        session,
-        actor,
-        "capture",
-        "capture",
-        capture.id,
-        details={"source": draft.source.value, "status": capture.status.value},
-    )
     if capture.status is CaptureStatus.QUEUED:
         enqueue(session, PROCESS_TASK, capture.id)
 
