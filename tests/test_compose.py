@@ -149,7 +149,7 @@ DEMO_OVERRIDE = load_compose(DEMO_COMPOSE_PATH)
 DEMO_COMPOSE = merge(COMPOSE, interpolate(DEMO_OVERRIDE, DEPLOYMENT_ENV))
 DEMO_SERVICES: dict[str, dict[str, Any]] = DEMO_COMPOSE["services"]
 
-PROXY_CONFIG_PATH = ROOT / "deploy" / "nginx" / "interactions.conf.template"
+PROXY_CONFIG_PATH = ROOT / "deploy" / "nginx" / "default.conf.template"
 PROXY_CONFIG = PROXY_CONFIG_PATH.read_text(encoding="utf-8")
 
 
@@ -561,7 +561,8 @@ def test_the_proxy_terminates_tls_and_redirects_http_to_https() -> None:
     https = server_listening_on("443")
     http = server_listening_on("80")
 
-    assert re.search(r"listen\s+443\s+ssl", https)
+    assert re.search(r"listen\s+443\s+ssl\s+default_server", https)
+    assert re.search(r"listen\s+80\s+default_server", http)
     assert re.search(r"return\s+301\s+https://\$host\$request_uri", http)
     assert "proxy_pass" not in http
 
@@ -608,7 +609,9 @@ def test_the_proxy_reads_its_template_and_certificates_from_its_mounts() -> None
     certificates = directives("ssl_certificate") + directives("ssl_certificate_key")
 
     assert (ROOT / mounts["/etc/nginx/templates"] / PROXY_CONFIG_PATH.name).is_file()
-    assert PROXY_CONFIG_PATH.name.endswith(".conf.template")
+    # Rendered as conf.d/default.conf, it replaces the image's welcome site, which
+    # would otherwise answer on port 80 too.
+    assert PROXY_CONFIG_PATH.name == "default.conf.template"
     assert certificates
     assert all(path.startswith("/etc/nginx/tls/") for path in certificates)
     assert "/etc/nginx/tls" in mounts
