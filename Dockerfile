@@ -25,12 +25,13 @@ RUN pip install .
 ENV PYTHONPATH=/app
 
 # The code stays owned by root and read-only to the service; only the instance folder
-# (beat's schedule, anything a process writes locally) is the service's own.
+# (beat's schedule, the demo simulator's certificates, anything a process writes
+# locally) is the service's own; a volume mounted there starts out owned by it too.
 RUN groupadd --system --gid 10001 interactions \
     && useradd --system --uid 10001 --gid interactions --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin interactions \
-    && mkdir -p /app/instance \
-    && chown interactions:interactions /app/instance
+    && mkdir -p /app/instance/tls \
+    && chown -R interactions:interactions /app/instance
 
 USER interactions
 

@@ -56,6 +56,10 @@ class Settings:
     actor_cache_seconds: float = 5.0
     web_port: int = 3000
     simulator_port: int = 3001
+    #: How many reverse proxies in front of the web app to believe about the
+    #: caller's scheme and address (X-Forwarded-Proto, X-Forwarded-For); 0 believes
+    #: none, since without a proxy those headers are whatever the caller sent.
+    trusted_proxy_hops: int = 0
     #: Authenticates the API at the token endpoint (on-behalf-of and refresh grants).
     client_secret: str = field(default=DEMO_CLIENT_SECRET, repr=False)
     #: Fernet keys that encrypt the users' token caches, newest first. Empty in the
@@ -119,6 +123,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         client_id=env.get("API_CLIENT_ID") or DEMO_CLIENT_ID,
         actor_cache_seconds=_seconds(env, "ACTOR_CACHE_SECONDS", 5.0, 60.0, zero=True),
         web_port=_port(env, "WEB_PORT", 3000),
+        trusted_proxy_hops=_count(env, "TRUSTED_PROXY_HOPS", 0, 3),
         simulator_port=simulator_port,
         graph_send_timeout_seconds=_seconds(
             env, "GRAPH_SEND_TIMEOUT_SECONDS", 30.0, 600.0
@@ -159,6 +164,20 @@ def _port(env: dict[str, str], name: str, default: int) -> int:
 
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise ConfigError(f"{name} must be a port number, not {raw!r}.")
+
+    return int(raw)
+
+
+def _count(env: dict[str, str], name: str, default: int, most: int) -> int:
+    """A whole number from 0 up to ``most``."""
+    raw = env.get(name)
+    if not raw:
+        return default
+
+    if not raw.isdigit() or int(raw) > most:
+        raise ConfigError(
+            f"{name} must be a whole number from 0 to {most}, not {raw!r}."
+        )
 
     return int(raw)
 

@@ -48,6 +48,8 @@ def test_the_send_timeout_is_set_by_the_environment() -> None:
         ({"MICROSOFT_CA_BUNDLE": "/no/such/ca.pem"}, "MICROSOFT_CA_BUNDLE"),
         ({"GRAPH_SEND_TIMEOUT_SECONDS": "soon"}, "GRAPH_SEND_TIMEOUT_SECONDS"),
         ({"GRAPH_SEND_TIMEOUT_SECONDS": "0"}, "GRAPH_SEND_TIMEOUT_SECONDS"),
+        ({"TRUSTED_PROXY_HOPS": "one"}, "TRUSTED_PROXY_HOPS"),
+        ({"TRUSTED_PROXY_HOPS": "4"}, "TRUSTED_PROXY_HOPS"),
     ],
 )
 def test_bad_settings_are_named(environ: dict[str, str], message: str) -> None:

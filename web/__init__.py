@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask, Request, Response, request
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
 import addin
@@ -66,6 +67,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         logs.configure(runtime.settings.log_format)
     app = Flask(__name__)
     app.request_class = _Request
+    _trust_proxies(app, runtime.settings.trusted_proxy_hops)
     # Ids in paths are the database's: past its range, no record has them.
     app.url_map.converters["int"] = IdConverter
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
@@ -103,6 +105,20 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     errors.register(app)
 
     return app
+
+
+def _trust_proxies(app: Flask, hops: int) -> None:
+    """Behind a TLS-terminating proxy, the caller's scheme and address are the ones
+    the proxy saw: generated URLs are https and logs name the caller, not the proxy.
+
+    Only the last ``hops`` entries of X-Forwarded-For and X-Forwarded-Proto count,
+    those the proxies wrote; what the caller put before them is ignored. The Host
+    header is the caller's, which the proxy passes on unchanged.
+    """
+    if hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0
+        )
 
 
 class _Request(Request):

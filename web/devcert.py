@@ -17,6 +17,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+#: What every certificate made here covers.
+_LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
+
 
 @dataclass(frozen=True)
 class LocalTLS:
@@ -25,12 +28,24 @@ class LocalTLS:
     key_path: Path
 
 
-def ensure_local_tls(folder: Path) -> LocalTLS:
-    """Make the CA and the server certificate once; later calls reuse them."""
+def ensure_local_tls(folder: Path, hostnames: tuple[str, ...] = ()) -> LocalTLS:
+    """Make the CA and the server certificate once; later calls reuse them.
+
+    The certificate covers localhost and its loopback addresses, and ``hostnames``
+    besides (the demo stack's simulator is reached by a name of its own). One made
+    earlier without all of them is replaced, CA included, since the CA's key is not
+    kept.
+    """
     tls = LocalTLS(
         folder / "ca.pem", folder / "localhost.pem", folder / "localhost.key"
     )
-    if tls.ca_path.exists() and tls.cert_path.exists() and tls.key_path.exists():
+    hostnames = tuple(name for name in hostnames if name not in _LOCAL_NAMES)
+    if (
+        tls.ca_path.exists()
+        and tls.key_path.exists()
+        and tls.cert_path.exists()
+        and set(hostnames) <= _names_covered(tls.cert_path)
+    ):
         return tls
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -63,6 +78,7 @@ def ensure_local_tls(folder: Path) -> LocalTLS:
     alt_names = x509.SubjectAlternativeName(
         [
             x509.DNSName("localhost"),
+            *(x509.DNSName(name) for name in hostnames),
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
             x509.IPAddress(ipaddress.ip_address("::1")),
         ]
@@ -89,6 +105,13 @@ def ensure_local_tls(folder: Path) -> LocalTLS:
     tls.ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
 
     return tls
+
+
+def _names_covered(cert_path: Path) -> set[str]:
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+
+    return set(names.value.get_values_for_type(x509.DNSName))
 
 
 def _builder(

@@ -46,10 +46,7 @@ def main() -> None:
     prepare_database(settings)
     servers = [serve("web", create_app(), settings.web_port, tls)]
     if uses_simulator:
-        simulator_app = simulator.create_app(
-            settings.authority_host, settings.client_id, demo_directory()
-        )
-        servers.append(serve("simulator", simulator_app, settings.simulator_port, tls))
+        servers.append(serve_simulator(settings, tls))
     worker = start_worker(settings)
     manifest = write_manifest(settings)
     announce(settings, tls, manifest)
@@ -101,9 +98,12 @@ def demo_correspondents() -> list[DemoCorrespondent]:
     ]
 
 
-def serve(name: str, app: object, port: int, tls: LocalTLS) -> BaseWSGIServer:
+def serve(
+    name: str, app: object, port: int, tls: LocalTLS, host: str = "127.0.0.1"
+) -> BaseWSGIServer:
+    """``app`` over HTTPS on ``host`` and ``port``, in a thread of its own."""
     server = make_server(
-        "127.0.0.1",
+        host,
         port,
         app,  # type: ignore[arg-type]
         threaded=True,
@@ -111,6 +111,21 @@ def serve(name: str, app: object, port: int, tls: LocalTLS) -> BaseWSGIServer:
     )
     threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
     return server
+
+
+def serve_simulator(
+    settings: Settings, tls: LocalTLS, host: str = "127.0.0.1"
+) -> BaseWSGIServer:
+    """The Microsoft simulator with the demo users, answering as the settings'
+    ENTRA_AUTHORITY_HOST on SIMULATOR_PORT, for the settings' registration."""
+    app = simulator.create_app(
+        settings.authority_host,
+        settings.client_id,
+        demo_directory(),
+        client_secret=settings.client_secret,
+    )
+
+    return serve("simulator", app, settings.simulator_port, tls, host)
 
 
 def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
