@@ -54,6 +54,14 @@ class Settings:
     #: API within this time; 0 checks them on every request. The admin page and the
     #: workers always read them afresh.
     actor_cache_seconds: float = 5.0
+    #: How many captures one user, and one firm, may send a minute
+    #: (CAPTURE_RATE_PER_USER, CAPTURE_RATE_PER_FIRM); 0 turns a limit off.
+    capture_rate_per_user: int = 30
+    capture_rate_per_firm: int = 300
+    #: How many API calls of any kind one user, and one firm, may make a minute
+    #: (API_RATE_PER_USER, API_RATE_PER_FIRM); 0 turns a limit off.
+    api_rate_per_user: int = 600
+    api_rate_per_firm: int = 6000
     web_port: int = 3000
     simulator_port: int = 3001
     #: Authenticates the API at the token endpoint (on-behalf-of and refresh grants).
@@ -118,6 +126,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         graph_url=(env.get("GRAPH_URL") or f"{authority_host}/v1.0").rstrip("/"),
         client_id=env.get("API_CLIENT_ID") or DEMO_CLIENT_ID,
         actor_cache_seconds=_seconds(env, "ACTOR_CACHE_SECONDS", 5.0, 60.0, zero=True),
+        capture_rate_per_user=_per_minute(env, "CAPTURE_RATE_PER_USER", 30),
+        capture_rate_per_firm=_per_minute(env, "CAPTURE_RATE_PER_FIRM", 300),
+        api_rate_per_user=_per_minute(env, "API_RATE_PER_USER", 600),
+        api_rate_per_firm=_per_minute(env, "API_RATE_PER_FIRM", 6000),
         web_port=_port(env, "WEB_PORT", 3000),
         simulator_port=simulator_port,
         graph_send_timeout_seconds=_seconds(
@@ -159,6 +171,21 @@ def _port(env: dict[str, str], name: str, default: int) -> int:
 
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise ConfigError(f"{name} must be a port number, not {raw!r}.")
+
+    return int(raw)
+
+
+def _per_minute(env: dict[str, str], name: str, default: int) -> int:
+    """A whole number of requests a minute; 0 turns the limit off."""
+    raw = env.get(name)
+    if not raw:
+        return default
+
+    if not raw.strip().isdigit():
+        raise ConfigError(
+            f"{name} must be a whole number of requests a minute (0 for no limit), "
+            f"not {raw!r}."
+        )
 
     return int(raw)
 

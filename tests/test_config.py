@@ -48,6 +48,8 @@ def test_the_send_timeout_is_set_by_the_environment() -> None:
         ({"MICROSOFT_CA_BUNDLE": "/no/such/ca.pem"}, "MICROSOFT_CA_BUNDLE"),
         ({"GRAPH_SEND_TIMEOUT_SECONDS": "soon"}, "GRAPH_SEND_TIMEOUT_SECONDS"),
         ({"GRAPH_SEND_TIMEOUT_SECONDS": "0"}, "GRAPH_SEND_TIMEOUT_SECONDS"),
+        ({"CAPTURE_RATE_PER_USER": "-1"}, "CAPTURE_RATE_PER_USER"),
+        ({"API_RATE_PER_FIRM": "lots"}, "API_RATE_PER_FIRM"),
     ],
 )
 def test_bad_settings_are_named(environ: dict[str, str], message: str) -> None:

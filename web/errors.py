@@ -8,7 +8,7 @@ import math
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from interactions.errors import DomainError, TemporarilyUnavailable
+from interactions.errors import DomainError, TemporarilyUnavailable, TooManyRequests
 from web.page import message_page
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ _TITLES = {
     401: "Sign in first",
     403: "Not allowed",
     404: "Not found",
+    429: "Slow down",
     500: "Something went wrong",
 }
 
@@ -57,7 +58,7 @@ def register(app: Flask) -> None:
         response, status = error_response(
             error.status, error.code, error.message, error.field
         )
-        if isinstance(error, TemporarilyUnavailable):
+        if isinstance(error, TemporarilyUnavailable | TooManyRequests):
             wait = error.retry_after if error.retry_after is not None else 5
             response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
         return response, status
