@@ -19,6 +19,7 @@ def capture_out(capture: Capture) -> CaptureOut:
         status=capture.status.value,
         reason=capture.reason,
         interaction_id=capture.interaction_id,
+        has_different_body=capture.has_different_body,
         attempts=capture.attempts,
         created_at=capture.created_at,
         updated_at=capture.updated_at,

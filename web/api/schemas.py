@@ -274,6 +274,9 @@ class CaptureOut(Model):
     status: str = Field(description="queued, processing, stored, duplicate or failed")
     reason: str
     interaction_id: int | None
+    has_different_body: bool = Field(
+        description="A duplicate whose message id was logged with another body"
+    )
     attempts: int
     created_at: datetime
     updated_at: datetime
