@@ -255,7 +255,9 @@ def _store(
             body_hash=message.body_hash,
         ),
     )
-    _mark(session, capture_id, CaptureStatus.STORED, "", interaction.id)
+    # What was odd in the message and how it was repaired, for whoever looks.
+    notes = " ".join(message.defects)
+    _mark(session, capture_id, CaptureStatus.STORED, notes, interaction.id)
     log.info("capture %s stored as interaction %s", capture_id, interaction.id)
     return CaptureStatus.STORED
 

@@ -283,6 +283,8 @@ def _responses(
     codes = set(operation.errors) | (
         {422} if operation.body or operation.query or operation.upload else set()
     )
+    if operation.body or operation.upload:
+        codes |= {413}
     if not operation.public:
         codes |= {401, 403, 429}
     for code in sorted(codes):
@@ -303,6 +305,7 @@ _REASONS = {
     403: "A right, the tier or an add-on is missing.",
     404: "No such record in your firm.",
     409: "The request breaks a rule.",
+    413: "The request is larger than the API takes.",
     422: "A field is missing or malformed.",
     429: "Too many requests from you or your firm; Retry-After says when to retry.",
     503: "A dependency is unavailable.",
