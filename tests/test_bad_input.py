@@ -8,26 +8,28 @@ characters and text that is not valid UTF-8.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import tracemalloc
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from interactions.db import make_session_factory
 from interactions.mail.limits import (
     MAX_BODY_TEXT_CHARS,
     MAX_RECIPIENTS,
     MAX_SUBJECT_CHARS,
 )
-from interactions.models import Capture, CaptureStatus, Interaction
-from interactions.services import imports
+from interactions.models import AuditEvent, Capture, CaptureStatus, Interaction
+from interactions.services import captures, imports
 from interactions.services.capture_processing import process_capture
 from tests.browsing import Browser
 from tests.conftest import ApiClient, Factory, World
-from tests.test_captures import Mailbox, capture_body, item
+from tests.test_captures import Mailbox, capture_body, item, make_type_id
 
 pytestmark = pytest.mark.badinput
 
@@ -362,3 +364,66 @@ def test_a_date_far_ahead_from_the_pane_falls_back_to_when_it_was_captured(
     assert done.interaction is not None and done.capture is not None
     assert done.interaction.occurred_at.year < 9999
     assert done.interaction.occurred_at == done.capture.created_at
+
+
+def test_racing_captures_of_one_id_with_two_bodies_store_one_and_flag_the_others(
+    engine: Engine, world: World
+) -> None:
+    """Four workers at once, two bodies: one stored, the other body's flagged."""
+    sessions = make_session_factory(engine)
+    actor = world.actors["admin"]
+    message_id = "<race-two-bodies@northwind.test>"
+    bodies = ["<p>First body.</p>", "<p>Second body.</p>"] * 2
+    with sessions() as session, session.begin():
+        email = make_type_id(session, actor.firm_id)
+        ids = [
+            captures.submit_capture(
+                session,
+                actor,
+                {
+                    "item": item(internet_message_id=message_id, body_html=body),
+                    "type_id": email,
+                    "title": "Race",
+                },
+            ).id
+            for body in bodies
+        ]
+    barrier = threading.Barrier(len(ids))
+
+    def run(capture_id: int) -> None:
+        barrier.wait()
+        process_capture(sessions, capture_id, lambda s, u: Mailbox())
+
+    threads = [threading.Thread(target=run, args=(capture_id,)) for capture_id in ids]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+
+        with sessions() as session:
+            done = session.scalars(select(Capture).where(Capture.id.in_(ids))).all()
+            stored = session.scalars(
+                select(Interaction).where(Interaction.internet_message_id == message_id)
+            ).one()
+            assert stored is not None
+            winner = next(c.id for c in done if c.status is CaptureStatus.STORED)
+        winner_body = bodies[ids.index(winner)]
+        statuses = sorted(c.status.value for c in done)
+        flagged = {c.id for c in done if c.has_different_body}
+        other_body = {
+            capture_id
+            for capture_id, body in zip(ids, bodies, strict=True)
+            if body != winner_body
+        }
+        assert statuses == ["duplicate"] * 3 + ["stored"]
+        assert flagged == other_body and len(flagged) == 2
+    finally:
+        with sessions() as session, session.begin():
+            session.execute(delete(Capture).where(Capture.id.in_(ids)))
+            session.execute(
+                delete(Interaction).where(Interaction.internet_message_id == message_id)
+            )
+            session.execute(
+                delete(AuditEvent).where(AuditEvent.user_id == actor.user_id)
+            )
