@@ -257,6 +257,11 @@ def child_environment(
         MICROSOFT_CA_BUNDLE=str(tls.ca_path),
         INSTANCE_PATH=str(instance),
         PYTHONUNBUFFERED="1",
+        # The benchmark measures the capacity that the rate limits ration.
+        CAPTURE_RATE_PER_USER="0",
+        CAPTURE_RATE_PER_FIRM="0",
+        API_RATE_PER_USER="0",
+        API_RATE_PER_FIRM="0",
     )
     return environ
 

@@ -22,6 +22,9 @@ DEMO_CLIENT_ID = "5f0c2a3e-7b1d-4c8e-9a6f-2d4b8e1c0a71"
 #: deployment that signs in with a real Entra ID is refused at start without its own.
 DEMO_CLIENT_SECRET = "interactions-demo-secret-for-the-local-simulator"
 
+#: The most requests a minute a rate limit may allow; 0 turns a limit off.
+MOST_PER_MINUTE = 1_000_000
+
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names it."""
@@ -54,6 +57,14 @@ class Settings:
     #: API within this time; 0 checks them on every request. The admin page and the
     #: workers always read them afresh.
     actor_cache_seconds: float = 5.0
+    #: How many captures one user, and one firm, may send a minute
+    #: (CAPTURE_RATE_PER_USER, CAPTURE_RATE_PER_FIRM); 0 turns a limit off.
+    capture_rate_per_user: int = 30
+    capture_rate_per_firm: int = 300
+    #: How many API calls of any kind one user, and one firm, may make a minute
+    #: (API_RATE_PER_USER, API_RATE_PER_FIRM); 0 turns a limit off.
+    api_rate_per_user: int = 600
+    api_rate_per_firm: int = 6000
     web_port: int = 3000
     simulator_port: int = 3001
     #: How many reverse proxies in front of the web app to believe about the
@@ -122,6 +133,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         graph_url=(env.get("GRAPH_URL") or f"{authority_host}/v1.0").rstrip("/"),
         client_id=env.get("API_CLIENT_ID") or DEMO_CLIENT_ID,
         actor_cache_seconds=_seconds(env, "ACTOR_CACHE_SECONDS", 5.0, 60.0, zero=True),
+        capture_rate_per_user=_count(env, "CAPTURE_RATE_PER_USER", 30, MOST_PER_MINUTE),
+        capture_rate_per_firm=_count(
+            env, "CAPTURE_RATE_PER_FIRM", 300, MOST_PER_MINUTE
+        ),
+        api_rate_per_user=_count(env, "API_RATE_PER_USER", 600, MOST_PER_MINUTE),
+        api_rate_per_firm=_count(env, "API_RATE_PER_FIRM", 6000, MOST_PER_MINUTE),
         web_port=_port(env, "WEB_PORT", 3000),
         trusted_proxy_hops=_count(env, "TRUSTED_PROXY_HOPS", 0, 3),
         simulator_port=simulator_port,
@@ -174,7 +191,7 @@ def _count(env: dict[str, str], name: str, default: int, most: int) -> int:
     if not raw:
         return default
 
-    if not raw.isdigit() or int(raw) > most:
+    if not raw.strip().isdigit() or int(raw) > most:
         raise ConfigError(
             f"{name} must be a whole number from 0 to {most}, not {raw!r}."
         )

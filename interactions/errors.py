@@ -61,3 +61,15 @@ class TemporarilyUnavailable(DomainError):
     ) -> None:
         super().__init__(message, field)
         self.retry_after = retry_after
+
+
+class TooManyRequests(DomainError):
+    """The caller, or their firm, used up a budget of requests; ``retry_after`` says
+    in how many seconds the next one is taken."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,9 +1,11 @@
-"""Per-mailbox limits on Microsoft Graph, shared by every worker.
+"""Limits shared by every process: Graph's per mailbox, and the API's per caller.
 
 Graph serves at most 4 concurrent requests per mailbox, and Exchange Online accepts
 about 30 messages a minute from one mailbox before it queues or rejects the rest. A
 worker takes a request slot before each Graph call of a mailbox and reserves a send
-before each sendMail; both limits hold across all workers.
+before each sendMail; both limits hold across all workers. The API's budgets per
+user and per firm (interactions.rate_limits) are sliding windows of the same kind as
+the sends, kept by the same limiter.
 
 In production the counts live in the broker's Redis, updated by Lua scripts so that
 each check-and-count is atomic across processes and hosts. The embedded run has one
@@ -22,7 +24,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -45,6 +47,24 @@ REDIS_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
+class Window:
+    """At most ``limit`` events in any ``seconds``, counted under ``key``."""
+
+    key: str
+    limit: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A refused reservation: the seconds until every window has room, and the window
+    that is full the longest."""
+
+    seconds: float
+    window: Window
+
+
+@dataclass(frozen=True)
 class Slot:
     """A held request slot of one mailbox; release it when the request ends."""
 
@@ -64,10 +84,28 @@ class MailboxLimiter(Protocol):
     def release(self, slot: Slot) -> None:
         """Free the slot; a slot that already freed itself is ignored."""
 
+    def reserve(self, windows: Sequence[Window]) -> Wait | None:
+        """None and the event is counted in every window, when each has room; else
+        how long to wait, and nothing is counted in any."""
+
+    def count_refusal(self, name: str) -> None:
+        """Add one to the count of refusals under ``name`` (for the metrics)."""
+
+    def refusals(self, name: str) -> int:
+        """How many refusals were counted under ``name``."""
+
     def reserve_send(self, mailbox: str) -> float:
         """0.0 and the send is counted, when fewer than 30 sends of the mailbox
         fall in the last SEND_WINDOW_SECONDS; else the seconds to wait, nothing counted.
         """
+        window = Window(
+            f"{_mailbox_key(mailbox)}:sends", MAX_SENDS_PER_MINUTE, SEND_WINDOW_SECONDS
+        )
+        wait = self.reserve([window])
+        if wait is None:
+            return 0.0
+
+        return max(wait.seconds, MIN_WAIT_SECONDS)
 
     @contextmanager
     def request(self, mailbox: str) -> Iterator[bool]:
@@ -120,24 +158,37 @@ redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil((tonumber(latest) - now) * 
 return 1
 """
 
-#: KEYS[1]: the mailbox's sends, each scored by when it was made.
-#: ARGV: now, the window in seconds, the limit, a token naming the send.
-#: Answers {1} when the send is counted, else {0, the seconds to wait}; the wait is
-#: a string, as Redis would truncate a Lua number to an integer.
-_RESERVE_SEND = """
+#: KEYS: the windows' events, each scored by when it was counted.
+#: ARGV: now, a token naming the event, then each window's limit and seconds.
+#: Answers {1} when the event is counted in every window, else {0, the seconds to
+#: wait, the number of the window full the longest}; the wait is a string, as Redis
+#: would truncate a Lua number to an integer. All keys live on one server (the
+#: broker's), so that one script sees them all.
+_RESERVE = """
 local now = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local limit = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local count = redis.call('ZCARD', KEYS[1])
-if count < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
-  return {1}
+local wait, fullest = 0, 0
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[2 * i + 1])
+  local window = tonumber(ARGV[2 * i + 2])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local count = redis.call('ZCARD', key)
+  if count >= limit then
+    local rank = count - limit
+    local leaving = redis.call('ZRANGE', key, rank, rank, 'WITHSCORES')[2]
+    local until_free = tonumber(leaving) + window - now
+    if until_free > wait then
+      wait, fullest = until_free, i
+    end
+  end
 end
-local rank = count - limit
-local leaving = redis.call('ZRANGE', KEYS[1], rank, rank, 'WITHSCORES')[2]
-return {0, string.format('%.17g', tonumber(leaving) + window - now)}
+if fullest > 0 then
+  return {0, string.format('%.17g', wait), fullest}
+end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[2])
+  redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[2 * i + 2]) * 1000))
+end
+return {1}
 """
 
 
@@ -154,7 +205,7 @@ class RedisLimiter(MailboxLimiter):
         self._clock = clock
         self._prefix = prefix
         self._acquire = client.register_script(_ACQUIRE)
-        self._reserve_send = client.register_script(_RESERVE_SEND)
+        self._reserve = client.register_script(_RESERVE)
 
     def acquire(self, mailbox: str, hold_seconds: float = 120.0) -> Slot | None:
         _check_hold(hold_seconds)
@@ -170,20 +221,28 @@ class RedisLimiter(MailboxLimiter):
     def release(self, slot: Slot) -> None:
         self._client.zrem(self._key(slot.mailbox, "requests"), slot.token)
 
-    def reserve_send(self, mailbox: str) -> float:
-        reply = self._reserve_send(
-            keys=[self._key(mailbox, "sends")],
-            args=[
-                repr(self._clock()),
-                repr(SEND_WINDOW_SECONDS),
-                MAX_SENDS_PER_MINUTE,
-                _new_token(),
-            ],
+    def reserve(self, windows: Sequence[Window]) -> Wait | None:
+        if not windows:
+            return None
+
+        limits: list[str | int] = []
+        for window in windows:
+            limits += [window.limit, repr(window.seconds)]
+        reply = self._reserve(
+            keys=[f"{self._prefix}:{window.key}" for window in windows],
+            args=[repr(self._clock()), _new_token(), *limits],
         )
         if reply[0] == 1:
-            return 0.0
+            return None
 
-        return max(float(reply[1]), MIN_WAIT_SECONDS)
+        return Wait(float(reply[1]), windows[int(reply[2]) - 1])
+
+    def count_refusal(self, name: str) -> None:
+        self._client.incr(f"{self._prefix}:refusals:{name}")
+
+    def refusals(self, name: str) -> int:
+        value = self._client.get(f"{self._prefix}:refusals:{name}")
+        return int(value) if value is not None else 0
 
     def _key(self, mailbox: str, kind: str) -> str:
         return f"{self._prefix}:{_mailbox_key(mailbox)}:{kind}"
@@ -200,8 +259,9 @@ class LocalLimiter(MailboxLimiter):
         self._lock = threading.Lock()
         #: Per mailbox, the expiry of each held slot by its token.
         self._slots: dict[str, dict[str, float]] = {}
-        #: Per mailbox, the times of the sends in the window, oldest first.
-        self._sends: dict[str, deque[float]] = {}
+        #: Per window's key, the times of the events in the window, oldest first.
+        self._events: dict[str, deque[float]] = {}
+        self._refusals: dict[str, int] = {}
 
     def acquire(self, mailbox: str, hold_seconds: float = 120.0) -> Slot | None:
         _check_hold(hold_seconds)
@@ -229,21 +289,35 @@ class LocalLimiter(MailboxLimiter):
             if not slots:
                 self._slots.pop(key, None)
 
-    def reserve_send(self, mailbox: str) -> float:
-        key = _mailbox_key(mailbox)
+    def reserve(self, windows: Sequence[Window]) -> Wait | None:
         with self._lock:
             now = self._clock()
-            sends = self._sends.setdefault(key, deque())
-            while sends and sends[0] <= now - SEND_WINDOW_SECONDS:
-                sends.popleft()
+            longest: Wait | None = None
+            for window in windows:
+                events = self._events.setdefault(window.key, deque())
+                while events and events[0] <= now - window.seconds:
+                    events.popleft()
 
-            if len(sends) < MAX_SENDS_PER_MINUTE:
-                sends.append(now)
-                return 0.0
+                if len(events) >= window.limit:
+                    leaving = events[len(events) - window.limit]
+                    wait = Wait(leaving + window.seconds - now, window)
+                    if longest is None or wait.seconds > longest.seconds:
+                        longest = wait
 
-            leaving = sends[len(sends) - MAX_SENDS_PER_MINUTE]
+            if longest is not None:
+                return longest
 
-        return max(leaving + SEND_WINDOW_SECONDS - now, MIN_WAIT_SECONDS)
+            for window in windows:
+                self._events[window.key].append(now)
+
+        return None
+
+    def count_refusal(self, name: str) -> None:
+        with self._lock:
+            self._refusals[name] = self._refusals.get(name, 0) + 1
+
+    def refusals(self, name: str) -> int:
+        return self._refusals.get(name, 0)
 
 
 # -- shared --------------------------------------------------------------------------

@@ -181,6 +181,12 @@ def settings(
         "ENTRA_AUTHORITY_HOST": running_simulator.url,
         "MICROSOFT_CA_BUNDLE": str(tls.ca_path),
         "DATABASE_URL": _test_database_url(instance),
+        # Tests send many requests as one user in quick succession; those that
+        # prove the limits set their own.
+        "CAPTURE_RATE_PER_USER": "0",
+        "CAPTURE_RATE_PER_FIRM": "0",
+        "API_RATE_PER_USER": "0",
+        "API_RATE_PER_FIRM": "0",
     }
     return load_settings(environ)
 

@@ -50,6 +50,8 @@ def test_the_send_timeout_is_set_by_the_environment() -> None:
         ({"GRAPH_SEND_TIMEOUT_SECONDS": "0"}, "GRAPH_SEND_TIMEOUT_SECONDS"),
         ({"TRUSTED_PROXY_HOPS": "one"}, "TRUSTED_PROXY_HOPS"),
         ({"TRUSTED_PROXY_HOPS": "4"}, "TRUSTED_PROXY_HOPS"),
+        ({"CAPTURE_RATE_PER_USER": "-1"}, "CAPTURE_RATE_PER_USER"),
+        ({"API_RATE_PER_FIRM": "lots"}, "API_RATE_PER_FIRM"),
     ],
 )
 def test_bad_settings_are_named(environ: dict[str, str], message: str) -> None:

@@ -27,7 +27,7 @@ from interactions.mail.limits import (
     MAX_RECIPIENTS,
     MAX_SUBJECT_CHARS,
 )
-from interactions.services.capture_processing import _as_graph_message
+from interactions.services.captures import CaptureDraft
 
 pytestmark = pytest.mark.badinput
 
@@ -518,7 +518,7 @@ def pane_item(**overrides: Any) -> dict[str, Any]:
 
 
 def test_the_panes_item_with_missing_fields_is_read() -> None:
-    message = from_graph(_as_graph_message(pane_item()))
+    message = from_graph(CaptureDraft.of({"item": pane_item()}).graph_message())
 
     assert message.sender is None
     assert message.sent_at is None
@@ -531,7 +531,7 @@ def test_the_panes_item_with_missing_fields_is_read() -> None:
 def test_the_panes_plain_text_item_is_read() -> None:
     item = pane_item(body_html=None, body_text="Line one\r\nLine two")
 
-    message = from_graph(_as_graph_message(item))
+    message = from_graph(CaptureDraft.of({"item": item}).graph_message())
 
     assert message.body_text == "Line one\nLine two"
     assert message.body_html == ""

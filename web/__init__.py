@@ -18,9 +18,11 @@ import addin
 from interactions import logs
 from interactions.config import Settings, load_settings
 from interactions.db import MAX_ID, make_engine, make_session_factory
+from interactions.limiter import limiter_for
 from interactions.microsoft.http import make_session
 from interactions.microsoft.identity import TokenValidator
 from interactions.queue import CeleryQueue
+from interactions.rate_limits import RateLimits
 from interactions.services.access import is_registered_tenant
 from web import (
     api,
@@ -38,7 +40,7 @@ from web import (
     signin,
 )
 from web.actors import ActorCache
-from web.context import ACTORS, Runtime, close_db
+from web.context import ACTORS, RATE_LIMITS, Runtime, close_db
 
 #: Room for a captured email with a long HTML body; each part checks its own limit.
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
@@ -87,6 +89,9 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["interactions"] = runtime
     app.extensions[ACTORS] = ActorCache(runtime.settings.actor_cache_seconds)
+    app.extensions[RATE_LIMITS] = RateLimits.of(
+        runtime.settings, limiter_for(runtime.settings.broker_url)
+    )
     app.teardown_appcontext(close_db)
     _follow_requests(app)
     app.register_blueprint(api.blueprint)

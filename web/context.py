@@ -12,11 +12,14 @@ from interactions.config import Settings
 from interactions.db import will_write
 from interactions.errors import Unauthenticated
 from interactions.microsoft.identity import TokenValidator
+from interactions.rate_limits import RateLimits
 from interactions.services.access import Actor
 from web.actors import ActorCache
 
 #: Where the app keeps its callers' actors (see web.actors).
 ACTORS = "interactions.actors"
+#: Where the app keeps the API's budgets per user and firm.
+RATE_LIMITS = "interactions.rate_limits"
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,11 @@ def runtime() -> Runtime:
 
 def actor_cache() -> ActorCache:
     value: ActorCache = current_app.extensions[ACTORS]
+    return value
+
+
+def rate_limits() -> RateLimits:
+    value: RateLimits = current_app.extensions[RATE_LIMITS]
     return value
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import math
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from interactions.errors import DomainError, TemporarilyUnavailable
+from interactions.errors import DomainError, TemporarilyUnavailable, TooManyRequests
 from web.page import message_page
 
 log = logging.getLogger(__name__)
@@ -40,11 +40,21 @@ def error_response(
     return response, status
 
 
+def _too_large() -> str:
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if not limit:
+        return "The request is too large."
+
+    megabytes = limit // (1024 * 1024)
+    return f"The request is larger than {megabytes} MB, the most the API takes."
+
+
 _TITLES = {
     400: "That did not work",
     401: "Sign in first",
     403: "Not allowed",
     404: "Not found",
+    429: "Slow down",
     500: "Something went wrong",
 }
 
@@ -57,7 +67,7 @@ def register(app: Flask) -> None:
         response, status = error_response(
             error.status, error.code, error.message, error.field
         )
-        if isinstance(error, TemporarilyUnavailable):
+        if isinstance(error, TemporarilyUnavailable | TooManyRequests):
             wait = error.retry_after if error.retry_after is not None else 5
             response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
         return response, status
@@ -69,7 +79,7 @@ def register(app: Flask) -> None:
         messages = {
             404: "There is nothing at this address.",
             405: f"{request.method} is not allowed here.",
-            413: "The request is too large.",
+            413: _too_large(),
         }
         return error_response(
             status, code, messages.get(status, error.description or "")

@@ -1,4 +1,5 @@
-"""Prometheus metrics at /metrics: captures, resends, queue depth, Graph throttling.
+"""Prometheus metrics at /metrics: captures, resends, queue depth, Graph throttling,
+and the API's refusals over its rate limits.
 
 Off unless METRICS_TOKEN is set; then a scrape sends it as a bearer token.
 """
@@ -11,8 +12,9 @@ from flask import Blueprint, Response, abort, request
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from interactions.rate_limits import Budget
 from interactions.services import metrics
-from web.context import runtime
+from web.context import rate_limits, runtime
 
 blueprint = Blueprint("metrics", __name__)
 
@@ -30,6 +32,13 @@ class _Figures:
                 gauge.add_metric([key], value)
             return gauge
 
+        refused = GaugeMetricFamily(
+            "interactions_api_refused_requests",
+            "API requests refused with 429 over a rate limit, by budget.",
+            labels=["budget"],
+        )
+        for budget in Budget:
+            refused.add_metric([budget.value], rate_limits().refusals(budget))
         throttled = GaugeMetricFamily(
             "interactions_graph_throttled_sends",
             "Sends Graph answered with 429 (Retry-After waited in full).",
@@ -55,6 +64,7 @@ class _Figures:
                 found.queue_depth,
             ),
             throttled,
+            refused,
         ]
 
 

@@ -249,6 +249,10 @@ def split_addresses(value: str, what: str, defects: Defects) -> list[tuple[str, 
     return [(name, address) for name, address in pairs if address]
 
 
+#: The year of an RFC 5322 date: after the day and the month's name.
+_WRITTEN_YEAR = re.compile(r"\b\d{1,2}\s+[A-Za-z]{3}\s+(\d+)\b")
+
+
 def parse_date(raw: str | None, defects: Defects) -> datetime | None:
     """Read an RFC 5322 date as UTC; a date without a zone is taken as UTC."""
     if not raw or not raw.strip():
@@ -258,6 +262,16 @@ def parse_date(raw: str | None, defects: Defects) -> datetime | None:
         value = parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError, OverflowError):
         defects.add("The date could not be read; the message has no sent time.")
+        return None
+
+    # The parser reads any year below 100 as a two-digit one (0000 as 2000); a
+    # year written in full before 1900 predates email and is not believed.
+    written = _WRITTEN_YEAR.search(raw)
+    if written and len(written[1]) >= 3 and int(written[1]) < 1900:
+        defects.add(
+            f"The date's year {written[1]} is not believable; "
+            "the message has no sent time."
+        )
         return None
 
     if value.tzinfo is None:

@@ -51,6 +51,9 @@ class Capture(Base):
     interaction_id: Mapped[int | None] = mapped_column(
         ForeignKey("interaction.id", ondelete="SET NULL")
     )
+    #: A duplicate whose message id was logged already, but with another body: a
+    #: person should look at both (the reason names the interaction).
+    has_different_body: Mapped[bool] = mapped_column(default=False)
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -79,6 +79,10 @@ class Interaction(Base):
     source: Mapped[Source] = mapped_column(str_enum(Source), default=Source.MANUAL)
     internet_message_id: Mapped[str | None] = mapped_column(String(998))
     conversation_id: Mapped[str | None] = mapped_column(String(500))
+    #: The body_hash of the message it was stored from (see NormalizedMessage), to
+    #: tell a second capture of the same message id with another body; None for
+    #: interactions typed in by hand or stored before it was kept.
+    body_hash: Mapped[str | None] = mapped_column(String(64))
     #: Name, content type and size of each attachment the message had; never content.
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))

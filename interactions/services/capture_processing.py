@@ -30,6 +30,7 @@ from interactions.models._types import utcnow
 from interactions.services.access import Actor, actor_of_user
 from interactions.services.captures import (
     CaptureDraft,
+    duplicate_of,
     logged_interaction,
     type_and_logged,
 )
@@ -157,6 +158,7 @@ _MARK = (
         status=bindparam("new_status"),
         reason=bindparam("new_reason"),
         interaction_id=bindparam("new_interaction_id"),
+        has_different_body=bindparam("new_different_body"),
         updated_at=bindparam("now"),
     )
     .execution_options(synchronize_session=False)
@@ -187,48 +189,12 @@ def read_message(
             raise DomainError("The add-in sent neither the message nor its id.")
         graph_message = mailbox().get_message(rest_id)
     else:
-        graph_message = _as_graph_message(draft.item)
+        graph_message = draft.graph_message()
 
     if draft.needs_attachments and graph_message.get("hasAttachments", True):
         graph_message["attachments"] = mailbox().list_attachments(str(rest_id))
 
     return from_graph(graph_message)
-
-
-def _as_graph_message(item: dict[str, Any]) -> dict[str, Any]:
-    """The pane's reading of the item, in Graph's shape, so one parser serves both."""
-
-    def recipient(person: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "emailAddress": {
-                "address": person.get("address", ""),
-                "name": person.get("name", ""),
-            }
-        }
-
-    html = item.get("body_html")
-    return {
-        "internetMessageId": item.get("internet_message_id"),
-        "conversationId": item.get("conversation_id"),
-        "subject": item.get("subject", ""),
-        "from": recipient(item["from"]) if item.get("from") else None,
-        "toRecipients": [recipient(p) for p in item.get("to", [])],
-        "ccRecipients": [recipient(p) for p in item.get("cc", [])],
-        "sentDateTime": item.get("sent_at"),
-        "body": {
-            "contentType": "html" if html is not None else "text",
-            "content": html if html is not None else item.get("body_text", ""),
-        },
-        "attachments": [
-            {
-                "name": a.get("name", ""),
-                "contentType": a.get("content_type", ""),
-                "size": a.get("size", 0),
-                "isInline": a.get("is_inline", False),
-            }
-            for a in item.get("attachments", [])
-        ],
-    }
 
 
 def _store_once(
@@ -249,7 +215,7 @@ def _store_once(
             winner = logged_interaction(session, claimed.firm_id, message_id)
             if winner is None:
                 raise
-            return _mark_duplicate(session, capture_id, winner)
+            return _mark_duplicate(session, capture_id, winner, message.body_hash)
 
 
 def _store(
@@ -264,7 +230,7 @@ def _store(
         session, claimed.firm_id, draft.type_id, message_id
     )
     if existing is not None:
-        return _mark_duplicate(session, capture_id, existing)
+        return _mark_duplicate(session, capture_id, existing, message.body_hash)
 
     actor = actor_of_user(session, claimed.user_id)
     interaction = create_interaction(
@@ -286,24 +252,36 @@ def _store(
             conversation_id=message.conversation_id
             or draft.item.get("conversation_id"),
             attachments=[vars(a) for a in message.attachments],
+            body_hash=message.body_hash,
         ),
     )
-    _mark(session, capture_id, CaptureStatus.STORED, "", interaction.id)
+    # What was odd in the message and how it was repaired, for whoever looks.
+    notes = " ".join(message.defects)
+    _mark(session, capture_id, CaptureStatus.STORED, notes, interaction.id)
     log.info("capture %s stored as interaction %s", capture_id, interaction.id)
     return CaptureStatus.STORED
 
 
 def _mark_duplicate(
-    session: Session, capture_id: int, interaction_id: int
+    session: Session, capture_id: int, interaction_id: int, body_hash: str
 ) -> CaptureStatus:
+    reason, is_different = duplicate_of(session, interaction_id, body_hash)
     _mark(
         session,
         capture_id,
         CaptureStatus.DUPLICATE,
-        "This message was already logged.",
+        reason,
         interaction_id,
+        has_different_body=is_different,
     )
-    log.info("capture %s duplicates interaction %s", capture_id, interaction_id)
+    if is_different:
+        log.warning(
+            "capture %s has the message id of interaction %s, with another body",
+            capture_id,
+            interaction_id,
+        )
+    else:
+        log.info("capture %s duplicates interaction %s", capture_id, interaction_id)
     return CaptureStatus.DUPLICATE
 
 
@@ -313,6 +291,7 @@ def _mark(
     status: CaptureStatus,
     reason: str,
     interaction_id: int,
+    has_different_body: bool = False,
 ) -> None:
     session.execute(
         _MARK,
@@ -321,6 +300,7 @@ def _mark(
             "new_status": status,
             "new_reason": reason,
             "new_interaction_id": interaction_id,
+            "new_different_body": has_different_body,
             "now": utcnow(),
         },
     )

@@ -16,6 +16,7 @@ from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from interactions.errors import Conflict
+from interactions.mail import from_graph
 from interactions.models import (
     Capture,
     CaptureStatus,
@@ -86,6 +87,43 @@ class CaptureDraft:
         value = self.item.get("internet_message_id")
         return value.strip() if isinstance(value, str) and value.strip() else None
 
+    def graph_message(self) -> dict[str, Any]:
+        """The pane's reading of the item, in Graph's shape, so one parser serves
+        both."""
+        item = self.item
+
+        def recipient(person: dict[str, Any]) -> dict[str, Any]:
+            return {
+                "emailAddress": {
+                    "address": person.get("address", ""),
+                    "name": person.get("name", ""),
+                }
+            }
+
+        html = item.get("body_html")
+        return {
+            "internetMessageId": item.get("internet_message_id"),
+            "conversationId": item.get("conversation_id"),
+            "subject": item.get("subject", ""),
+            "from": recipient(item["from"]) if item.get("from") else None,
+            "toRecipients": [recipient(p) for p in item.get("to", [])],
+            "ccRecipients": [recipient(p) for p in item.get("cc", [])],
+            "sentDateTime": item.get("sent_at"),
+            "body": {
+                "contentType": "html" if html is not None else "text",
+                "content": html if html is not None else item.get("body_text", ""),
+            },
+            "attachments": [
+                {
+                    "name": a.get("name", ""),
+                    "contentType": a.get("content_type", ""),
+                    "size": a.get("size", 0),
+                    "isInline": a.get("is_inline", False),
+                }
+                for a in item.get("attachments", [])
+            ],
+        }
+
 
 @dataclass(frozen=True)
 class Lookup:
@@ -115,10 +153,14 @@ def submit_capture(session: Session, actor: Actor, payload: dict[str, Any]) -> C
         payload=payload,
         internet_message_id=draft.internet_message_id,
     )
-    if existing is not None:
+    if existing is not None and not draft.needs_message:
+        # Logged already: a duplicate at once, flagged if its body is another one.
+        # Without the body here, the worker reads it from the mailbox and decides.
         capture.status = CaptureStatus.DUPLICATE
         capture.interaction_id = existing
-        capture.reason = "This message was already logged."
+        capture.reason, capture.has_different_body = duplicate_of(
+            session, existing, from_graph(draft.graph_message()).body_hash
+        )
 
     # The capture is its own record of who asked, when and for what; the audit
     # trail gets the interaction's creation, by this user, when a worker stores it.
@@ -167,6 +209,28 @@ def type_and_logged(
     return row[0], row[1]
 
 
+ALREADY_LOGGED = "This message was already logged."
+
+
+def duplicate_of(
+    session: Session, interaction_id: int, body_hash: str | None
+) -> tuple[str, bool]:
+    """The reason a capture of a logged message id is marked a duplicate with, and
+    whether its body differs from the one the interaction was stored from (an
+    interaction stored before bodies were compared counts as the same)."""
+    logged_hash = session.scalar(
+        select(Interaction.body_hash).where(Interaction.id == interaction_id)
+    )
+    if body_hash is None or logged_hash is None or body_hash == logged_hash:
+        return ALREADY_LOGGED, False
+
+    return (
+        f"Same message id as interaction {interaction_id} but a different body; "
+        "it was not stored: compare it with the logged one.",
+        True,
+    )
+
+
 def get_capture(session: Session, actor: Actor, capture_id: int) -> Capture:
     require_interactions(actor)
     return get_owned(session, Capture, capture_id, actor)
@@ -208,8 +272,8 @@ UNFINISHED = (CaptureStatus.QUEUED, CaptureStatus.PROCESSING, CaptureStatus.FAIL
 
 
 def unfinished_captures(session: Session, actor: Actor) -> list[tuple[Capture, str]]:
-    """The firm's recent captures that failed or are not stored yet, newest first,
-    each with the name of who sent it."""
+    """The firm's recent captures that failed or are not stored yet, and the
+    duplicates with a different body, newest first, each with who sent it."""
     require_interactions(actor)
     rows = session.execute(
         select(Capture, User.name)
@@ -217,7 +281,7 @@ def unfinished_captures(session: Session, actor: Actor) -> list[tuple[Capture, s
         .where(
             Capture.firm_id == actor.firm_id,
             Capture.created_at >= utcnow() - HEALTH_WINDOW,
-            Capture.status.in_(UNFINISHED),
+            or_(Capture.status.in_(UNFINISHED), Capture.has_different_body),
         )
         .order_by(Capture.created_at.desc())
         .limit(HEALTH_LIMIT)

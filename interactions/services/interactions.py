@@ -68,6 +68,7 @@ class MessageOrigin:
     internet_message_id: str | None = None
     conversation_id: str | None = None
     attachments: list[dict[str, Any]] = field(default_factory=list)
+    body_hash: str | None = None
 
 
 def build_interaction(
@@ -96,6 +97,7 @@ def build_interaction(
         internet_message_id=origin.internet_message_id,
         conversation_id=origin.conversation_id,
         attachments=origin.attachments,
+        body_hash=origin.body_hash,
         created_by_id=actor.user_id,
         updated_by_id=actor.user_id,
     )

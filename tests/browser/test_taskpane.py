@@ -190,6 +190,37 @@ def test_a_failed_capture_shows_its_reason_and_can_be_retried(
     expect(pane.get_by_role("heading", name="Logged")).to_be_visible()
 
 
+def test_a_busy_api_is_waited_out_and_the_capture_sent_once_more(
+    page: Page, served: Served, worker: Worker, crm: dict[str, Any]
+) -> None:
+    """A 429 shows "busy, retrying in N s", and the pane sends again after N s."""
+    answers: list[int] = []
+
+    def busy_once(route: Route) -> None:
+        if answers:
+            answers.append(202)
+            route.fallback()
+            return
+        answers.append(429)
+        message = "You are sending captures too fast; try again in 1 second."
+        route.fulfill(
+            status=429,
+            headers={"Retry-After": "1"},
+            json={"error": {"code": "too_many_requests", "message": message}},
+        )
+
+    page.route("**/api/v1/captures", busy_once)
+    pane = open_pane(page, served, ADP_ACP)
+
+    pane.get_by_role("button", name="Save").click()
+
+    expect(pane.locator("#progress-detail")).to_have_text("Busy, retrying in 1 s.")
+    expect(pane.locator("#progress-detail")).to_have_text("Waiting for a worker…")
+    assert answers == [429, 202]
+    assert worker.run() == [CaptureStatus.STORED]
+    expect(pane.get_by_role("heading", name="Logged")).to_be_visible()
+
+
 def graph_message(subject: str) -> dict[str, Any]:
     return {
         "subject": subject,

@@ -6,6 +6,7 @@ from flask import g
 
 from interactions.microsoft.tokens import exchange_on_behalf_of
 from interactions.models import Capture, CaptureStatus
+from interactions.rate_limits import Budget
 from interactions.services import captures
 from web.api import api
 from web.api.schemas import CaptureIn, CaptureLookup, CaptureLookupQuery, CaptureOut
@@ -18,6 +19,7 @@ def capture_out(capture: Capture) -> CaptureOut:
         status=capture.status.value,
         reason=capture.reason,
         interaction_id=capture.interaction_id,
+        has_different_body=capture.has_different_body,
         attempts=capture.attempts,
         created_at=capture.created_at,
         updated_at=capture.updated_at,
@@ -33,6 +35,7 @@ def capture_out(capture: Capture) -> CaptureOut:
     response=CaptureOut,
     status=202,
     errors=(403, 422, 503),
+    budgets=(Budget.CAPTURES,),
 )
 def submit(body: CaptureIn) -> CaptureOut:
     payload = body.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.datastructures import FileStorage
 
 from interactions.errors import Invalid
+from interactions.rate_limits import Budget
 from web.context import db
 
 View = Callable[..., Any]
@@ -40,6 +41,7 @@ class Operation:
     upload: str | None
     browser: bool
     integration: bool
+    budgets: tuple[Budget, ...]
 
 
 class Api:
@@ -65,11 +67,14 @@ class Api:
         upload: str | None = None,
         browser: bool = False,
         integration: bool = False,
+        budgets: tuple[Budget, ...] = (),
     ) -> Callable[[View], View]:
         """``upload`` names the file field of a multipart body, given to the view as
         ``upload``; ``browser`` lets the admin page's scripts call the operation
         with their session instead of a bearer token; ``integration`` is for the
-        firm's own systems, with an integration key instead of a person's token."""
+        firm's own systems, with an integration key instead of a person's token;
+        ``budgets`` are the rate limits the call counts against beside the general
+        one of every call (interactions.rate_limits)."""
         described = Operation(
             method,
             rule,
@@ -84,6 +89,7 @@ class Api:
             upload,
             browser,
             integration,
+            budgets,
         )
 
         def register(view: View) -> View:
@@ -112,6 +118,7 @@ class Api:
             handle.__dict__["public"] = public
             handle.__dict__["browser"] = browser
             handle.__dict__["integration"] = integration
+            handle.__dict__["budgets"] = budgets
             self.blueprint.add_url_rule(
                 rule, endpoint=view.__name__, view_func=handle, methods=[method]
             )
@@ -276,10 +283,19 @@ def _responses(
     codes = set(operation.errors) | (
         {422} if operation.body or operation.query or operation.upload else set()
     )
+    if operation.body or operation.upload:
+        codes |= {413}
     if not operation.public:
-        codes |= {401, 403}
+        codes |= {401, 403, 429}
     for code in sorted(codes):
         responses[str(code)] = {"description": _REASONS[code]} | error
+    if "429" in responses:
+        responses["429"]["headers"] = {
+            "Retry-After": {
+                "description": "Whole seconds until the request is taken again.",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        }
 
     return responses
 
@@ -289,7 +305,9 @@ _REASONS = {
     403: "A right, the tier or an add-on is missing.",
     404: "No such record in your firm.",
     409: "The request breaks a rule.",
+    413: "The request is larger than the API takes.",
     422: "A field is missing or malformed.",
+    429: "Too many requests from you or your firm; Retry-After says when to retry.",
     503: "A dependency is unavailable.",
 }
 

@@ -247,7 +247,9 @@ class CaptureItem(Model):
     rest_id: str | None = Field(None, max_length=1000)
     internet_message_id: str | None = Field(None, max_length=998)
     conversation_id: str | None = Field(None, max_length=500)
-    subject: str = Field("", max_length=100_000)
+    #: Longer than a title holds, and cut to it with a note; never refused for its
+    #: length, as a real message may have any subject (the request cap bounds it).
+    subject: str = Field("", max_length=1_000_000)
     sender: CapturePerson | None = Field(None, alias="from")
     to: list[CapturePerson] = Field(default_factory=list, max_length=5000)
     cc: list[CapturePerson] = Field(default_factory=list, max_length=5000)
@@ -274,6 +276,9 @@ class CaptureOut(Model):
     status: str = Field(description="queued, processing, stored, duplicate or failed")
     reason: str
     interaction_id: int | None
+    has_different_body: bool = Field(
+        description="A duplicate whose message id was logged with another body"
+    )
     attempts: int
     created_at: datetime
     updated_at: datetime

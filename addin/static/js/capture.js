@@ -1,5 +1,6 @@
 // One message in the pane: whether it is logged, the slider, and saving it.
 import { endpoints, pages } from "./endpoints.js";
+import { ApiError } from "./http.js";
 import { strings } from "./strings.js";
 import { byId, show } from "./views/dom.js";
 import { LinkingView } from "./views/linking.js";
@@ -81,14 +82,16 @@ export class CapturePane {
     const generation = this.generation;
     this.save.disabled = true;
     this.progress.saving();
+    const body = {
+      item: this.item,
+      ...this.slider.values(),
+      links: this.linking.values(),
+      participants: this.participants.values(),
+    };
     let capture;
     try {
-      capture = await this.api.post(endpoints.captures(), {
-        item: this.item,
-        ...this.slider.values(),
-        links: this.linking.values(),
-        participants: this.participants.values(),
-      });
+      capture = await this.post(body, generation);
+      if (capture === null) return;
     } catch (error) {
       if (generation !== this.generation) return;
       this.save.disabled = false;
@@ -97,6 +100,21 @@ export class CapturePane {
       return;
     }
     await this.follow(capture, generation);
+  }
+
+  // Send the capture; when Interactions is busy (429), say so, wait the seconds it
+  // asks, and send it once more. Null when another item was selected meanwhile.
+  async post(body, generation) {
+    try {
+      return await this.api.post(endpoints.captures(), body);
+    } catch (error) {
+      if (!(error instanceof ApiError && error.isThrottled)) throw error;
+      this.progress.busy(error.retryAfter);
+      await wait(error.retryAfter * 1000);
+      if (generation !== this.generation) return null;
+      this.progress.saving();
+      return this.api.post(endpoints.captures(), body);
+    }
   }
 
   // Ask for the capture's state until it is final, less often as time goes by.

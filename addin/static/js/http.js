@@ -2,16 +2,22 @@
 import { strings } from "./strings.js";
 
 export class ApiError extends Error {
-  constructor(status, code, message, field = null) {
+  constructor(status, code, message, field = null, retryAfter = null) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.field = field;
+    // Whole seconds the server asks to wait before the same request (429), or null.
+    this.retryAfter = retryAfter;
   }
 
   get isUnauthenticated() {
     return this.status === 401;
+  }
+
+  get isThrottled() {
+    return this.status === 429 && this.retryAfter !== null;
   }
 }
 
@@ -81,11 +87,13 @@ export class ApiClient {
     const payload = await response.json().catch(() => null);
     if (!response.ok) {
       const detail = payload?.error ?? {};
+      const retryAfter = Number.parseInt(response.headers.get("Retry-After") ?? "", 10);
       throw new ApiError(
         response.status,
         detail.code ?? "error",
         detail.message || strings.unexpected,
         detail.field ?? null,
+        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null,
       );
     }
     return payload;

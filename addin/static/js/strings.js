@@ -58,6 +58,8 @@ export const strings = {
 
   saving: "Saving",
   savingDetail: "Sending the message to Interactions…",
+  busy: "Interactions is busy",
+  retryingIn: (seconds) => `Busy, retrying in ${seconds} s.`,
   queued: "Waiting for a worker…",
   processing: "Storing the interaction…",
   slow: "This is taking longer than usual; you can close the pane, the message will still be logged.",

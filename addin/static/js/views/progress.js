@@ -23,6 +23,11 @@ export class ProgressView {
     this.title.focus();
   }
 
+  // Interactions asked the pane to slow down: it sends again after `seconds`.
+  busy(seconds) {
+    this.render("busy", strings.busy, strings.retryingIn(seconds));
+  }
+
   waiting(status, isSlow) {
     const detail = status === "processing" ? strings.processing : strings.queued;
     this.render(status, strings.saving, isSlow ? `${detail} ${strings.slow}` : detail);
