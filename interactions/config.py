@@ -54,6 +54,14 @@ class Settings:
     #: API within this time; 0 checks them on every request. The admin page and the
     #: workers always read them afresh.
     actor_cache_seconds: float = 5.0
+    #: Seconds between two sweeps of the captures and resends that a lost broker
+    #: message or a dead worker left behind (SWEEP_INTERVAL_SECONDS). Work that no
+    #: worker took within two sweeps is sent again.
+    sweep_interval_seconds: float = 60.0
+    #: Seconds Redis waits for a delivered task to be acknowledged before it hands
+    #: it to another worker (BROKER_VISIBILITY_TIMEOUT_SECONDS). It must exceed the
+    #: longest task and the longest retry delay, or a task runs twice.
+    broker_visibility_timeout_seconds: float = 3600.0
     web_port: int = 3000
     simulator_port: int = 3001
     #: Authenticates the API at the token endpoint (on-behalf-of and refresh grants).
@@ -118,6 +126,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         graph_url=(env.get("GRAPH_URL") or f"{authority_host}/v1.0").rstrip("/"),
         client_id=env.get("API_CLIENT_ID") or DEMO_CLIENT_ID,
         actor_cache_seconds=_seconds(env, "ACTOR_CACHE_SECONDS", 5.0, 60.0, zero=True),
+        sweep_interval_seconds=_seconds(env, "SWEEP_INTERVAL_SECONDS", 60.0, 3600.0),
+        broker_visibility_timeout_seconds=_seconds(
+            env, "BROKER_VISIBILITY_TIMEOUT_SECONDS", 3600.0, 86400.0
+        ),
         web_port=_port(env, "WEB_PORT", 3000),
         simulator_port=simulator_port,
         graph_send_timeout_seconds=_seconds(
