@@ -100,9 +100,9 @@ def make_celery(settings: Settings) -> Celery:
         # It must exceed the longest run (TASK_TIME_LIMIT) plus the longest
         # countdown or retry backoff, or a task runs twice; the default of an hour
         # is Redis's own. Only a test of that redelivery sets it shorter.
-        app.conf.broker_transport_options = {
-            "visibility_timeout": settings.broker_visibility_timeout_seconds
-        }
+        app.conf.broker_transport_options = _redis_options(
+            settings.broker_visibility_timeout_seconds
+        )
     elif settings.broker_url.startswith("sqla+"):
         _tune_sqlalchemy_transport()
 
@@ -112,6 +112,19 @@ def make_celery(settings: Settings) -> Celery:
     )
 
     return app
+
+
+def _redis_options(visibility_timeout: float) -> dict[str, Any]:
+    """The visibility timeout, and how often to look for messages past it.
+
+    kombu looks every 10 s, but scans only at every tenth look (100 s); a shorter
+    timeout is looked for about as often as itself, or it would not take effect.
+    """
+    return {
+        "visibility_timeout": visibility_timeout,
+        "unacked_restore_interval": min(10.0, visibility_timeout),
+        "unacked_restore_throttle": max(1, min(10, round(visibility_timeout / 100))),
+    }
 
 
 def _base_config() -> dict[str, Any]:
