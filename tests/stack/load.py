@@ -19,6 +19,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 
 from bench.common import percentile
 from tests.stack.harness import Stack, StackUser
@@ -101,19 +102,28 @@ class _Job:
     user: StackUser
     message_id: str
     is_resubmission: bool
+    #: The message's Graph id in the user's mailbox, when the worker reads it there.
+    rest_id: str | None = None
 
 
 class LoadClient:
     """Sends captures as the stack's users; one client per suite run."""
 
-    def __init__(self, stack: Stack, senders: int = 24, seed: int = 7) -> None:
+    def __init__(
+        self, stack: Stack, senders: int = 24, seed: int = 7, via_graph: bool = False
+    ) -> None:
+        """With ``via_graph``, each message is delivered to the user's simulated
+        mailbox and captured by its id alone, so the worker reads it through Graph
+        (and a user resubmits only their own messages)."""
         self.stack = stack
         self.senders = senders
+        self.via_graph = via_graph
         self._random = random.Random(seed)
         self._mark = uuid.uuid4().hex[:8]
         self._count = 0
-        #: Message ids already sent, by firm id: what a resubmission picks from.
-        self._sent: dict[int, list[str]] = defaultdict(list)
+        #: Messages already sent, by firm id (or user id, via Graph): what a
+        #: resubmission picks from.
+        self._sent: dict[int, list[tuple[str, str | None]]] = defaultdict(list)
 
     def run(
         self,
@@ -148,14 +158,16 @@ class LoadClient:
 
     def _job(self, resubmit_share: float) -> _Job:
         user = self._random.choice(self.stack.users)
-        earlier = self._sent[user.firm_id]
+        earlier = self._sent[user.user_id if self.via_graph else user.firm_id]
         if earlier and self._random.random() < resubmit_share:
-            return _Job(user, self._random.choice(earlier), True)
+            message_id, rest_id = self._random.choice(earlier)
+            return _Job(user, message_id, True, rest_id)
 
         self._count += 1
         message_id = f"<load-{self._mark}-{self._count}@stack.test>"
-        earlier.append(message_id)
-        return _Job(user, message_id, False)
+        rest_id = deliver(self.stack, user, message_id) if self.via_graph else None
+        earlier.append((message_id, rest_id))
+        return _Job(user, message_id, False, rest_id)
 
     def _send_all(self, jobs: queue.Queue[_Job | None], ledger: Ledger) -> None:
         connection = self._connect()
@@ -172,7 +184,7 @@ class LoadClient:
     def _send(
         self, connection: http.client.HTTPConnection, job: _Job, ledger: Ledger
     ) -> http.client.HTTPConnection:
-        body = json.dumps(capture_body(job.user, job.message_id)).encode()
+        body = json.dumps(capture_body(job.user, job.message_id, job.rest_id)).encode()
         headers = {
             "Content-Type": "application/json",
             "Authorization": f"Bearer {job.user.token}",
@@ -207,6 +219,24 @@ class LoadClient:
 
         ledger.lost.append(f"{job.message_id}: not accepted in {SEND_DEADLINE:g} s")
         return connection
+
+
+def deliver(
+    stack: Stack, user: StackUser, message_id: str, with_attachment: bool = False
+) -> str:
+    """A message in the user's simulated mailbox; its Graph id."""
+    message = EmailMessage()
+    message["Message-ID"] = message_id
+    message["From"] = "Dana Client <dana@client.test>"
+    message["To"] = user.directory.email
+    message["Subject"] = "Census file for the 401(k) plan"
+    message["Date"] = "Mon, 30 Nov 2026 14:05:00 +0000"
+    message.set_content("Please find the census attached.\n" * 20)
+    if with_attachment:
+        message.add_attachment(
+            b"name,hours\n", maintype="text", subtype="csv", filename="census.csv"
+        )
+    return stack.graph.add_message(user.directory.object_id, message.as_bytes())
 
 
 def capture_body(
