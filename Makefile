@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/interactions
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install run test lint typecheck bench security badinput clean
+.PHONY: install run test lint typecheck bench security badinput clean \
+	load faults load-short faults-short stack-short
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -38,7 +39,9 @@ test: lint typecheck
 	@if $(BIN)/python -m tests.services "$(TEST_DATABASE_URL)" "$(TEST_BROKER_URL)"; then \
 		echo "== again on PostgreSQL and Redis"; \
 		DATABASE_URL="$(TEST_DATABASE_URL)" CELERY_BROKER_URL="$(TEST_BROKER_URL)" \
-			$(BIN)/python -m pytest; \
+			$(BIN)/python -m pytest && \
+		echo "== the load and fault suites, short" && \
+		$(MAKE) --no-print-directory stack-short; \
 	elif [ "$(REQUIRE_SERVICES)" = 1 ]; then \
 		echo "PostgreSQL and Redis are required (REQUIRE_SERVICES=1)"; exit 1; \
 	else \
@@ -49,6 +52,22 @@ test: lint typecheck
 # held; both are also part of `make test`.
 security badinput: install
 	$(BIN)/python -m pytest -m $@ -p tests.summary -q
+
+# The load and fault suites, each on a stack of its own (tests/stack): private
+# PostgreSQL and Redis, the simulator, gunicorn, Celery workers and beat. `make load`
+# and `make faults` run the issue's durations; the short runs share one stack, and
+# `make test` runs them after the PostgreSQL and Redis pass.
+faults load: install
+	STACK_SUITE=full REQUIRE_SERVICES=$(REQUIRE_SERVICES) \
+		$(BIN)/python -m pytest tests/$@ -p tests.summary -q
+
+faults-short load-short: install
+	REQUIRE_SERVICES=$(REQUIRE_SERVICES) \
+		$(BIN)/python -m pytest tests/$(@:-short=) -p tests.summary -q
+
+stack-short: install
+	REQUIRE_SERVICES=$(REQUIRE_SERVICES) \
+		$(BIN)/python -m pytest tests/load tests/faults -p tests.summary -q
 
 # Every benchmark, each printing its JSON into build/bench and drawing its figure for
 # the report in docs/benchmarks.md.

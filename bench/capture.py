@@ -46,8 +46,6 @@ import logging
 import os
 import pstats
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -83,11 +81,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bench import plots
 from bench.common import (
+    child_environment,
+    free_port,
     log,
     median_of,
     percentile,
     recreate_database,
+    running_process,
     running_simulator,
+    wait_for_http,
 )
 from interactions.config import Settings, load_settings
 from interactions.db import make_engine, make_session_factory, transaction
@@ -109,7 +111,6 @@ from web.api.schemas import CaptureIn
 from web.devcert import LocalTLS, ensure_local_tls
 from web.run import demo_users
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "emails"
 DEFAULT_DATABASE_URL = (
     "postgresql+psycopg://postgres@127.0.0.1:5432/interactions_bench_capture"
@@ -229,94 +230,6 @@ def prepare_database(engine: Engine) -> None:
     with transaction(make_session_factory(engine)) as session:
         seed(session, demo_users())
     baseline_table.metadata.create_all(engine)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def child_environment(
-    database_url: str, redis_url: str, origin: str, tls: LocalTLS, instance: Path
-) -> dict[str, str]:
-    """The environment of the web and worker processes, as a deployment sets it."""
-    environ = {
-        key: value
-        for key, value in os.environ.items()
-        # Celery and requests read these ahead of the settings: keep them out.
-        if not key.startswith("CELERY_")
-        and key not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
-    }
-    environ.update(
-        DATABASE_URL=database_url,
-        CELERY_BROKER_URL=redis_url,
-        CELERY_RESULT_BACKEND=redis_url,
-        ENTRA_AUTHORITY_HOST=origin,
-        MICROSOFT_CA_BUNDLE=str(tls.ca_path),
-        INSTANCE_PATH=str(instance),
-        PYTHONUNBUFFERED="1",
-        # The benchmark measures the capacity that the rate limits ration.
-        CAPTURE_RATE_PER_USER="0",
-        CAPTURE_RATE_PER_FIRM="0",
-        API_RATE_PER_USER="0",
-        API_RATE_PER_FIRM="0",
-    )
-    return environ
-
-
-@contextmanager
-def running_process(
-    name: str, command: list[str], environ: dict[str, str], log_path: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A server process in a session of its own, stopped with all its children."""
-    with log_path.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=PROJECT_ROOT,
-            env=environ,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            yield process
-        finally:
-            stop_process_group(name, process)
-
-
-def stop_process_group(name: str, process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-
-    for stop_signal, grace in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, stop_signal)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            log(f"{name} did not stop on {stop_signal.name}")
-
-
-def wait_for_http(port: int, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {log_path.read_text()[-2000:]}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                connection.close()
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not answer: {log_path.read_text()[-2000:]}")
 
 
 def gunicorn_command(port: int, worker_class: str, workers: int) -> list[str]:
@@ -1203,6 +1116,13 @@ def prepare(stack: ExitStack, args: argparse.Namespace) -> Bench:
         running_simulator(tls, settings.client_id, demo_directory())
     )
     environ = child_environment(args.database_url, args.redis_url, origin, tls, scratch)
+    # The benchmark measures the capacity that the rate limits ration.
+    environ.update(
+        CAPTURE_RATE_PER_USER="0",
+        CAPTURE_RATE_PER_FIRM="0",
+        API_RATE_PER_USER="0",
+        API_RATE_PER_FIRM="0",
+    )
     demo = demo_identity(engine, origin, settings, tls)
     size = QUICK if args.quick else FULL
     return Bench(args, size, scratch, engine, environ, demo, sample_body(demo))

@@ -1,12 +1,20 @@
-"""What the benchmarks share: progress, percentiles, a database of their own."""
+"""What the benchmarks and the stack suites share: progress, percentiles, a database
+of their own, the simulator, and server processes started and stopped whole."""
 
 from __future__ import annotations
 
+import http.client
+import os
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import text
@@ -17,6 +25,8 @@ import simulator
 from interactions.db import make_engine
 from simulator.directory import Directory
 from web.devcert import LocalTLS
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def log(message: str) -> None:
@@ -77,3 +87,87 @@ def running_simulator(
         yield origin, app
     finally:
         server.shutdown()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def child_environment(
+    database_url: str, redis_url: str, origin: str, tls: LocalTLS, instance: Path
+) -> dict[str, str]:
+    """The environment of the web and worker processes, as a deployment sets it."""
+    environ = {
+        key: value
+        for key, value in os.environ.items()
+        # Celery and requests read these ahead of the settings: keep them out.
+        if not key.startswith("CELERY_")
+        and key not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+    }
+    environ.update(
+        DATABASE_URL=database_url,
+        CELERY_BROKER_URL=redis_url,
+        CELERY_RESULT_BACKEND=redis_url,
+        ENTRA_AUTHORITY_HOST=origin,
+        MICROSOFT_CA_BUNDLE=str(tls.ca_path),
+        INSTANCE_PATH=str(instance),
+        PYTHONUNBUFFERED="1",
+    )
+    return environ
+
+
+@contextmanager
+def running_process(
+    name: str, command: list[str], environ: dict[str, str], log_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process in a session of its own, stopped with all its children."""
+    with log_path.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=environ,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield process
+        finally:
+            stop_process_group(name, process)
+
+
+def stop_process_group(name: str, process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+
+    for stop_signal, grace in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, stop_signal)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            log(f"{name} did not stop on {stop_signal.name}")
+
+
+def wait_for_http(port: int, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited: {log_path.read_text()[-2000:]}")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        try:
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        finally:
+            connection.close()
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not answer: {log_path.read_text()[-2000:]}")

@@ -65,6 +65,14 @@ class Settings:
     #: (API_RATE_PER_USER, API_RATE_PER_FIRM); 0 turns a limit off.
     api_rate_per_user: int = 600
     api_rate_per_firm: int = 6000
+    #: Seconds between two sweeps of the captures and resends that a lost broker
+    #: message or a dead worker left behind (SWEEP_INTERVAL_SECONDS). Work that no
+    #: worker took within two sweeps is sent again.
+    sweep_interval_seconds: float = 60.0
+    #: Seconds Redis waits for a delivered task to be acknowledged before it hands
+    #: it to another worker (BROKER_VISIBILITY_TIMEOUT_SECONDS). It must exceed the
+    #: longest task and the longest retry delay, or a task runs twice.
+    broker_visibility_timeout_seconds: float = 3600.0
     web_port: int = 3000
     simulator_port: int = 3001
     #: How many reverse proxies in front of the web app to believe about the
@@ -139,6 +147,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         api_rate_per_user=_count(env, "API_RATE_PER_USER", 600, MOST_PER_MINUTE),
         api_rate_per_firm=_count(env, "API_RATE_PER_FIRM", 6000, MOST_PER_MINUTE),
+        sweep_interval_seconds=_seconds(env, "SWEEP_INTERVAL_SECONDS", 60.0, 3600.0),
+        broker_visibility_timeout_seconds=_seconds(
+            env, "BROKER_VISIBILITY_TIMEOUT_SECONDS", 3600.0, 86400.0
+        ),
         web_port=_port(env, "WEB_PORT", 3000),
         trusted_proxy_hops=_count(env, "TRUSTED_PROXY_HOPS", 0, 3),
         simulator_port=simulator_port,

@@ -17,6 +17,7 @@ import contextlib
 import enum
 import logging
 import math
+import time
 from dataclasses import dataclass
 
 import redis
@@ -28,6 +29,9 @@ from interactions.limiter import MailboxLimiter, Wait, Window
 log = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60.0
+#: After Redis fails to answer, requests pass unchecked for this long before the
+#: next try, so that an outage costs one request its timeout, not every request.
+UNCHECKED_SECONDS = 10.0
 
 
 class Budget(enum.StrEnum):
@@ -47,6 +51,7 @@ class RateLimits:
     def __init__(self, limiter: MailboxLimiter, calls: Rates, captures: Rates) -> None:
         self._limiter = limiter
         self._rates = {Budget.CALLS: calls, Budget.CAPTURES: captures}
+        self._unchecked_until = 0.0
 
     @classmethod
     def of(cls, settings: Settings, limiter: MailboxLimiter) -> RateLimits:
@@ -67,12 +72,20 @@ class RateLimits:
             for budget in budgets
             for window, scope in self._windows(budget, firm_id, user_id)
         }
+        if not named or time.monotonic() < self._unchecked_until:
+            return
+
         try:
             wait = self._limiter.reserve(list(named))
         except redis.RedisError as error:
             # The limits protect the service; a Redis that does not answer must
-            # not take the API down with it.
-            log.warning("rate limits not checked, Redis failed: %s", error)
+            # not take the API down with it, nor slow every request by a timeout.
+            self._unchecked_until = time.monotonic() + UNCHECKED_SECONDS
+            log.warning(
+                "rate limits not checked for %.0f s, Redis failed: %s",
+                UNCHECKED_SECONDS,
+                error,
+            )
             return
 
         if wait is not None:

@@ -60,6 +60,9 @@ from simulator.client import sign_in
 from simulator.directory import ALL_RIGHTS, Directory, DirectoryUser, Tenant
 from simulator.entra import GRAPH_AUDIENCE, Grant
 from simulator.graph import Graph
+
+# The load and fault suites' one stack per session, shared by both (tests/stack).
+from tests.stack.fixtures import stack, suite_size  # noqa: F401
 from web import api as api_module
 from web import build_runtime, create_app
 from web.api.openapi import document

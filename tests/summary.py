@@ -3,7 +3,8 @@
 Loaded with ``-p tests.summary`` by the suite targets of the Makefile (``make
 security``, ``make badinput``, ``make load``, ``make faults``). After the run it
 prints, module by module, the first line of each test's docstring (or its name made
-readable) beside what happened to it, and a line of totals.
+readable) beside what happened to it, the figures a test recorded with pytest's
+``record_property`` under it, and a line of totals.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class _Trial:
     what: str
     outcome: str
     reason: str = ""
+    figures: tuple[str, ...] = ()
 
 
 class SuiteSummary:
@@ -48,7 +50,10 @@ class SuiteSummary:
             reason = str(report.longrepr[2]).removeprefix("Skipped: ")
         module = report.nodeid.split("::", 1)[0]
         what = self.names.get(report.nodeid, report.nodeid)
-        self.trials[module].append(_Trial(what, OUTCOMES[report.outcome], reason))
+        figures = tuple(f"{name}: {value}" for name, value in report.user_properties)
+        self.trials[module].append(
+            _Trial(what, OUTCOMES[report.outcome], reason, figures)
+        )
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: Reporter) -> None:
@@ -62,6 +67,8 @@ class SuiteSummary:
                 totals[trial.outcome] += 1
                 suffix = f": {trial.reason}" if trial.reason else ""
                 write(f"  {trial.outcome:>7}  {trial.what}{suffix}")
+                for figure in trial.figures:
+                    write(f"           {figure}")
         write("")
         write(", ".join(f"{count} {name}" for name, count in sorted(totals.items())))
 

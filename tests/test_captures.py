@@ -283,6 +283,24 @@ def test_processing_twice_stores_once(
     assert db.scalar(select(func.count()).select_from(Interaction)) == 1
 
 
+def test_a_capture_whose_workers_died_every_time_fails_with_its_reason(
+    db: Session, world: World, make: Factory, sessions: sessionmaker[Session]
+) -> None:
+    capture = accepted(db, world, make)
+    # Each earlier try was claimed, then its worker process died under it.
+    capture.status = CaptureStatus.PROCESSING
+    capture.attempts = MAX_ATTEMPTS
+    db.flush()
+
+    status = process_capture(sessions, capture.id, lambda session, user_id: Mailbox())
+
+    db.refresh(capture)
+    assert status is CaptureStatus.FAILED
+    assert capture.status is CaptureStatus.FAILED
+    assert "the worker stopped each time" in capture.reason
+    assert db.scalar(select(func.count()).select_from(Interaction)) == 0
+
+
 def test_the_same_message_captured_twice_gives_one_interaction(
     db: Session, world: World, make: Factory, sessions: sessionmaker[Session]
 ) -> None:

@@ -7,6 +7,7 @@ answers, in Redis as every web process of a deployment shares them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,8 +17,15 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from interactions import rate_limits
 from interactions.errors import TooManyRequests
-from interactions.limiter import LocalLimiter, MailboxLimiter, RedisLimiter
+from interactions.limiter import (
+    LocalLimiter,
+    MailboxLimiter,
+    RedisLimiter,
+    Wait,
+    Window,
+)
 from interactions.models import Capture
 from interactions.rate_limits import Budget, RateLimits, Rates
 from tests.conftest import ApiClient, Factory, openapi_document, unused_port
@@ -224,6 +232,27 @@ def test_a_redis_that_does_not_answer_lets_requests_pass(
     )
 
     assert [capture(api, make, n).status_code for n in range(2)] == [202, 202]
+
+
+def test_after_redis_fails_requests_pass_without_waiting_on_it_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tries: list[int] = []
+
+    class Failing(LocalLimiter):
+        def reserve(self, windows: list[Window]) -> Wait | None:
+            tries.append(len(windows))
+            raise redis.ConnectionError("Redis is down")
+
+    limits = RateLimits(Failing(), Rates(1, 1), Rates(1, 1))
+    for _ in range(5):
+        limits.take(1, 1, Budget.CAPTURES)
+
+    assert len(tries) == 1
+    later = time.monotonic() + rate_limits.UNCHECKED_SECONDS + 1
+    monkeypatch.setattr(rate_limits.time, "monotonic", lambda: later)
+    limits.take(1, 1, Budget.CAPTURES)
+    assert len(tries) == 2
 
 
 def test_refusals_are_counted_in_the_metrics(

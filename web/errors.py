@@ -6,6 +6,7 @@ import logging
 import math
 
 from flask import Flask, Response, current_app, jsonify, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from interactions.errors import DomainError, TemporarilyUnavailable, TooManyRequests
@@ -71,6 +72,22 @@ def register(app: Flask) -> None:
             wait = error.retry_after if error.retry_after is not None else 5
             response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
         return response, status
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error: OperationalError) -> tuple[Response, int]:
+        # The database restarted or is out of reach: the pool drops its dead
+        # connections, and the caller may send the same request again shortly.
+        log.warning(
+            "the database did not answer %s %s: %s",
+            request.method,
+            request.path,
+            error.orig,
+        )
+        return domain_error(
+            TemporarilyUnavailable(
+                "The database did not answer; try again in a moment.", retry_after=2
+            )
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[Response, int]:

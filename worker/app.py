@@ -25,11 +25,6 @@ logger = logging.getLogger(__name__)
 TASK_TIME_LIMIT = 300
 #: Raised as SoftTimeLimitExceeded inside the task first, so it can record why.
 TASK_SOFT_TIME_LIMIT = 240
-#: Redis hands an unacknowledged message to another worker after this many seconds.
-#: It must exceed the longest run (TASK_TIME_LIMIT) plus the longest ETA, countdown
-#: or retry backoff, or a task runs twice; retry backoffs are capped well below it.
-#: One hour is Redis's own default, stated here so that nobody lowers it unaware.
-REDIS_VISIBILITY_TIMEOUT = 3600
 #: The embedded (SQLAlchemy) broker polls its table; kombu's default of 1 s makes
 #: every round trip last about a second, 0.1 s brings it to about 100 ms.
 SQLA_POLLING_INTERVAL = 0.1
@@ -95,14 +90,19 @@ def make_celery(settings: Settings) -> Celery:
     # The settings travel with the app, so that tasks build their runtime from the
     # app they run in (the module's, or a test's).
     app.interactions_settings = settings
+    every = settings.sweep_interval_seconds
     app.conf.beat_schedule = {
-        "sweep-captures": {"task": "interactions.sweep_captures", "schedule": 60.0},
-        "sweep-resends": {"task": "interactions.sweep_resends", "schedule": 60.0},
+        "sweep-captures": {"task": "interactions.sweep_captures", "schedule": every},
+        "sweep-resends": {"task": "interactions.sweep_resends", "schedule": every},
     }
     if _is_redis(settings.broker_url):
-        app.conf.broker_transport_options = {
-            "visibility_timeout": REDIS_VISIBILITY_TIMEOUT
-        }
+        # Redis hands an unacknowledged message to another worker after this long.
+        # It must exceed the longest run (TASK_TIME_LIMIT) plus the longest
+        # countdown or retry backoff, or a task runs twice; the default of an hour
+        # is Redis's own. Only a test of that redelivery sets it shorter.
+        app.conf.broker_transport_options = _redis_options(
+            settings.broker_visibility_timeout_seconds
+        )
     elif settings.broker_url.startswith("sqla+"):
         _tune_sqlalchemy_transport()
 
@@ -112,6 +112,19 @@ def make_celery(settings: Settings) -> Celery:
     )
 
     return app
+
+
+def _redis_options(visibility_timeout: float) -> dict[str, Any]:
+    """The visibility timeout, and how often to look for messages past it.
+
+    kombu looks every 10 s, but scans only at every tenth look (100 s); a shorter
+    timeout is looked for about as often as itself, or it would not take effect.
+    """
+    return {
+        "visibility_timeout": visibility_timeout,
+        "unacked_restore_interval": min(10.0, visibility_timeout),
+        "unacked_restore_throttle": max(1, min(10, round(visibility_timeout / 100))),
+    }
 
 
 def _base_config() -> dict[str, Any]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import random
+from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
 from redis.exceptions import RedisError
 
+from interactions.config import Settings
 from interactions.db import transaction
 from interactions.services import (
     capture_processing,
@@ -76,15 +78,24 @@ def process_resend(self: Any, resend_id: int) -> str | None:
 @shared_task(bind=True, name="interactions.sweep_resends")  # type: ignore[untyped-decorator]
 def sweep_resends(self: Any) -> int:
     """Send again the resends a lost message or a dead worker left behind."""
-    with transaction(runtime_of(self.app).sessions) as session:
-        return resends.sweep(session)
+    runtime = runtime_of(self.app)
+    with transaction(runtime.sessions) as session:
+        return resends.sweep(session, sweep_grace(runtime.settings))
 
 
 @shared_task(bind=True, name="interactions.sweep_captures")  # type: ignore[untyped-decorator]
 def sweep_captures(self: Any) -> int:
     """Send again the captures a lost message or a dead worker left behind."""
-    with transaction(runtime_of(self.app).sessions) as session:
-        return captures.sweep(session, capture_processing.MAX_ATTEMPTS)
+    runtime = runtime_of(self.app)
+    with transaction(runtime.sessions) as session:
+        return captures.sweep(
+            session, capture_processing.MAX_ATTEMPTS, sweep_grace(runtime.settings)
+        )
+
+
+def sweep_grace(settings: Settings) -> timedelta:
+    """How long queued work waits for a worker before it is sent again: two sweeps."""
+    return timedelta(seconds=2 * settings.sweep_interval_seconds)
 
 
 def retry_delay(retries: int, asked: float | None) -> float:

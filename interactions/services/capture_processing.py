@@ -87,6 +87,18 @@ def process_capture(
     if claimed is None:
         return None
 
+    if claimed.attempts > MAX_ATTEMPTS:
+        # Each try so far ended without a word: its worker process died under it
+        # (killed, out of memory), and the broker handed the task on. A message
+        # that kills every worker is given up on, or it would loop for ever.
+        reason = (
+            f"Gave up after {MAX_ATTEMPTS} attempts: the worker stopped each time "
+            "while processing it."
+        )
+        with transaction(sessions) as session:
+            _finish(session, capture_id, CaptureStatus.FAILED, reason)
+        return CaptureStatus.FAILED
+
     mailbox = _OpenOnce(mailbox_for, claimed.user_id)
     try:
         with transaction(sessions) as session:
@@ -151,9 +163,15 @@ _CLAIM = (
     )
     .execution_options(synchronize_session=False)
 )
+# Only a capture still in processing is marked: when a task ran twice at once
+# (handed on past the broker's visibility timeout), the one that stored it wins,
+# and the other's finding of a duplicate leaves it stored.
 _MARK = (
     update(Capture)
-    .where(Capture.id == bindparam("capture_id"))
+    .where(
+        Capture.id == bindparam("capture_id"),
+        Capture.status == CaptureStatus.PROCESSING,
+    )
     .values(
         status=bindparam("new_status"),
         reason=bindparam("new_reason"),

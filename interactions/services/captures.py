@@ -317,7 +317,12 @@ QUEUED_GRACE = timedelta(minutes=2)
 PROCESSING_GRACE = timedelta(minutes=7)
 
 
-def sweep(session: Session, max_attempts: int, limit: int = 500) -> int:
+def sweep(
+    session: Session,
+    max_attempts: int,
+    queued_grace: timedelta = QUEUED_GRACE,
+    limit: int = 500,
+) -> int:
     """Send again the captures whose message was lost or whose worker died."""
     now = utcnow()
     stale = session.scalars(
@@ -326,7 +331,7 @@ def sweep(session: Session, max_attempts: int, limit: int = 500) -> int:
             or_(
                 and_(
                     Capture.status == CaptureStatus.QUEUED,
-                    Capture.queued_at < now - QUEUED_GRACE,
+                    Capture.queued_at < now - queued_grace,
                 ),
                 and_(
                     Capture.status == CaptureStatus.PROCESSING,

@@ -206,7 +206,9 @@ STATUS_LABELS = {
 }
 
 
-def sweep(session: Session, limit: int = 500) -> int:
+def sweep(
+    session: Session, waiting_grace: timedelta = WAITING_GRACE, limit: int = 500
+) -> int:
     """Send again the resends whose message was lost or whose worker died; the
     worker decides from their state what is safe (Sent Items first if unsure)."""
     now = utcnow()
@@ -216,7 +218,7 @@ def sweep(session: Session, limit: int = 500) -> int:
             or_(
                 and_(
                     Resend.status.in_((ResendStatus.REQUESTED, ResendStatus.UNKNOWN)),
-                    Resend.queued_at < now - WAITING_GRACE,
+                    Resend.queued_at < now - waiting_grace,
                 ),
                 and_(
                     Resend.status == ResendStatus.SENDING,
