@@ -9,16 +9,23 @@ sends it again.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Protocol
 
 from celery import Celery
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from interactions.broker import BrokerUnavailable
+
 log = logging.getLogger(__name__)
 
 _PENDING = "interactions.pending_tasks"
 QUEUE = "interactions.queue"
+#: After the broker fails to take a task, a process sends nothing for this long:
+#: the rows stay queued for the sweeper, and requests answer without waiting on a
+#: broker that is down.
+BROKER_BACKOFF_SECONDS = 10.0
 
 
 class TaskQueue(Protocol):
@@ -37,14 +44,24 @@ class CeleryQueue:
         # sweeper send the task later.
         self._app.conf.broker_connection_timeout = 2
         self._app.conf.broker_connection_retry = False
+        self._resting_until = 0.0
 
     def send(self, name: str, args: tuple[Any, ...]) -> None:
-        self._app.send_task(
-            name,
-            args=args,
-            retry=True,
-            retry_policy={"max_retries": 1, "interval_start": 0.1},
-        )
+        if time.monotonic() < self._resting_until:
+            raise BrokerUnavailable(
+                f"the broker failed in the last {BROKER_BACKOFF_SECONDS:.0f} s"
+            )
+
+        try:
+            self._app.send_task(
+                name,
+                args=args,
+                retry=True,
+                retry_policy={"max_retries": 1, "interval_start": 0.1},
+            )
+        except Exception:
+            self._resting_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+            raise
 
 
 class RecordingQueue:
@@ -72,6 +89,10 @@ def _send_pending(session: Session) -> None:
             continue
         try:
             queue.send(name, args)
+        except BrokerUnavailable as resting:
+            log.warning(
+                "%s%r not sent, %s; the sweeper will send it", name, args, resting
+            )
         except Exception:
             log.exception(
                 "sending %s%r failed; the sweeper will send it again", name, args

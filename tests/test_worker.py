@@ -514,3 +514,16 @@ def test_a_resend_is_sent_once_by_a_worker(
         if m.header(RESEND_HEADER) == key
     ]
     assert len(sent) == 1
+
+
+def test_after_the_broker_fails_a_process_stops_trying_for_a_while() -> None:
+    """A broker that is down costs one request its timeout: the next ones are
+    answered at once, their work left queued for the sweeper."""
+    queue = CeleryQueue(UNREACHABLE_REDIS_URL)
+    with pytest.raises(Exception, match=r"(?i)refused|127\.0\.0\.1:1"):
+        queue.send("interactions.ping", ())
+
+    started = time.monotonic()
+    with pytest.raises(BrokerUnavailable, match="failed in the last 10 s"):
+        queue.send("interactions.ping", ())
+    assert time.monotonic() - started < 0.1
