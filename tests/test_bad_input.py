@@ -8,7 +8,6 @@ characters and text that is not valid UTF-8.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import tracemalloc
 from dataclasses import dataclass
@@ -29,7 +28,13 @@ from interactions.services import captures, imports
 from interactions.services.capture_processing import process_capture
 from tests.browsing import Browser
 from tests.conftest import ApiClient, Factory, World
-from tests.test_captures import Mailbox, capture_body, item, make_type_id
+from tests.test_captures import (
+    Mailbox,
+    capture_body,
+    item,
+    make_type_id,
+    process_at_once,
+)
 
 pytestmark = pytest.mark.badinput
 
@@ -388,18 +393,8 @@ def test_racing_captures_of_one_id_with_two_bodies_store_one_and_flag_the_others
             ).id
             for body in bodies
         ]
-    barrier = threading.Barrier(len(ids))
-
-    def run(capture_id: int) -> None:
-        barrier.wait()
-        process_capture(sessions, capture_id, lambda s, u: Mailbox())
-
-    threads = [threading.Thread(target=run, args=(capture_id,)) for capture_id in ids]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        process_at_once(sessions, ids)
 
         with sessions() as session:
             done = session.scalars(select(Capture).where(Capture.id.in_(ids))).all()

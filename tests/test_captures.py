@@ -487,19 +487,8 @@ def test_concurrent_captures_of_one_message_store_one_interaction(
             for _ in range(4)
         ]
 
-    barrier = threading.Barrier(len(ids))
-    results: list[Any] = []
-
-    def run(capture_id: int) -> None:
-        barrier.wait()
-        results.append(process_capture(sessions, capture_id, lambda s, u: Mailbox()))
-
-    threads = [threading.Thread(target=run, args=(capture_id,)) for capture_id in ids]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        results = process_at_once(sessions, ids)
 
         with sessions() as session:
             stored = session.scalars(
@@ -518,6 +507,26 @@ def test_concurrent_captures_of_one_message_store_one_interaction(
             session.execute(
                 delete(AuditEvent).where(AuditEvent.user_id == actor.user_id)
             )
+
+
+def process_at_once(
+    sessions: sessionmaker[Session], capture_ids: list[int]
+) -> list[CaptureStatus]:
+    """Process the captures in threads that all start together, as racing workers."""
+    barrier = threading.Barrier(len(capture_ids))
+    results: list[CaptureStatus] = []
+
+    def run(capture_id: int) -> None:
+        barrier.wait()
+        results.append(process_capture(sessions, capture_id, lambda s, u: Mailbox()))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in capture_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    return results
 
 
 def make_type_id(session: Session, firm_id: int) -> int:

@@ -44,7 +44,7 @@ from interactions.services.firms import add_user, register_firm
 from simulator.client import sign_in
 from simulator.directory import ALL_RIGHTS, Directory, DirectoryUser, Tenant
 from simulator.graph import Graph
-from tests.stack.servers import PrivatePostgres, PrivateRedis
+from tests.stack.servers import PrivatePostgres, PrivateRedis, tail
 from web.devcert import ensure_local_tls
 
 #: What a capture is final as; anything else is still on its way.
@@ -204,11 +204,7 @@ class Stack:
         self._logs.pop(name).close()
 
     def log_tail(self, name: str, characters: int = 4000) -> str:
-        path = self.folder / f"{name}.log"
-        try:
-            return path.read_text(errors="replace")[-characters:]
-        except OSError:
-            return ""
+        return tail(self.folder / f"{name}.log", characters)
 
     def log_tails(self) -> str:
         names = sorted(p.stem for p in self.folder.glob("*.log"))

@@ -125,10 +125,7 @@ class PrivatePostgres:
         return f"host=127.0.0.1 port={self.port} user=postgres dbname={database}"
 
     def log_tail(self, characters: int = 3000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-characters:]
-        except OSError:
-            return ""
+        return tail(self.log_path, characters)
 
     def remove(self) -> None:
         try:
@@ -189,13 +186,18 @@ class PrivateRedis:
             self.process.wait(timeout=5)
 
     def log_tail(self, characters: int = 3000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-characters:]
-        except OSError:
-            return ""
+        return tail(self.log_path, characters)
 
     def remove(self) -> None:
         try:
             self.stop()
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def tail(path: Path, characters: int = 3000) -> str:
+    """The end of a server's log, or nothing when it has none yet."""
+    try:
+        return path.read_text(errors="replace")[-characters:]
+    except OSError:
+        return ""
