@@ -36,6 +36,9 @@ class SuiteSize:
     resends: int
     #: How long everything may take to become final after a run.
     drain_timeout: float
+    #: Enough people that the steady rate stays within each one's capture budget
+    #: (CAPTURE_RATE_PER_USER, 30 a minute): only the burst meets the limits.
+    users_per_firm: int
 
 
 FULL = SuiteSize(
@@ -49,6 +52,7 @@ FULL = SuiteSize(
     redis_outage_seconds=60,
     resends=20,
     drain_timeout=600,
+    users_per_firm=5,
 )
 SHORT = SuiteSize(
     steady_rate=10,
@@ -61,6 +65,7 @@ SHORT = SuiteSize(
     redis_outage_seconds=8,
     resends=6,
     drain_timeout=240,
+    users_per_firm=2,
 )
 
 
@@ -85,7 +90,8 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
 
     # The simulator's request log would bury a failure's report.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    with Stack.started(StackOptions()) as running:
+    options = StackOptions(users_per_firm=chosen_size().users_per_firm)
+    with Stack.started(options) as running:
         failed_before = request.session.testsfailed
         yield running
         if request.session.testsfailed > failed_before:
