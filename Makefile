@@ -79,6 +79,8 @@ bench: install
 		$(BIN)/python -m bench.$$name --plot docs/img/bench-$$name.png \
 			> build/bench/$$name.json || exit 1; \
 	done
+	$(BIN)/python -m bench.resend --resends 80 --mailboxes 2 --workers 16 \
+		--plot docs/img/bench-resend-busy.png > build/bench/resend-busy.json
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
