@@ -115,10 +115,8 @@ class Api:
 
                 return jsonify(result), status
 
-            handle.__dict__["public"] = public
-            handle.__dict__["browser"] = browser
-            handle.__dict__["integration"] = integration
-            handle.__dict__["budgets"] = budgets
+            # What the authentication before the view needs to know of it.
+            handle.__dict__["operation"] = described
             self.blueprint.add_url_rule(
                 rule, endpoint=view.__name__, view_func=handle, methods=[method]
             )
