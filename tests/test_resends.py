@@ -24,6 +24,7 @@ from interactions.models import (
     AuditEvent,
     Interaction,
     Participant,
+    Plan,
     Resend,
     ResendStatus,
     User,
@@ -39,8 +40,10 @@ from interactions.services.resend_processing import (
 from tests.conftest import ApiClient, Factory, World
 
 
-def email(make: Factory, **values: Any) -> Interaction:
-    interaction = make.interaction(make.plan(make.client()), title="Census reminder")
+def email(make: Factory, plan: Plan | None = None) -> Interaction:
+    """An email from the firm's admin to a contact, copied to payroll."""
+    plan = plan or make.plan(make.client())
+    interaction = make.interaction(plan, title="Census reminder")
     interaction.body_html = "<p>Please send the census.</p>"
     for role, address, name in [
         ("From", "admin@acme.test", "Admin"),

@@ -6,11 +6,11 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from interactions.limiter import LocalLimiter
-from interactions.models import Participant, Resend, ResendStatus
+from interactions.models import Resend, ResendStatus
 from interactions.services.resend_processing import process_resend
 from tests.browser.conftest import ARTIFACTS, Served, open_tab
 from tests.conftest import Factory
-from tests.test_resends import Outbox
+from tests.test_resends import Outbox, email
 
 
 def test_resends_after_confirming_and_follows_it_to_sent(
@@ -19,22 +19,7 @@ def test_resends_after_confirming_and_follows_it_to_sent(
     make: Factory,
 ) -> None:
     plan = make.plan(make.client())
-    interaction = make.interaction(plan, title="Census reminder")
-    interaction.body_html = "<p>Please send the census.</p>"
-    for role, address, name in [
-        ("From", "admin@acme.test", "Admin"),
-        ("To", "dana.rivera@northwind.test", "Dana Rivera"),
-        ("Cc", "payroll@northwind.test", "Payroll"),
-    ]:
-        interaction.participants.append(
-            Participant(
-                firm_id=interaction.firm_id,
-                role=role,
-                address=address,
-                display_name=name,
-            )
-        )
-    make.session.flush()
+    email(make, plan)
     open_tab(admin, served, "plan", plan.id)
 
     admin.get_by_role("link", name="Resend Census reminder").click()
